@@ -1,0 +1,200 @@
+"""Alembic env — raw SQL migrations, no SQLAlchemy ORM.
+
+Where the database is, in order:
+1. a connection handed in through ``config.attributes["connection"]`` (the devdb
+   toolkit and pytest-alembic do this, so their settings and this file agree);
+2. ``DATABASE_URL`` (a ``postgresql+asyncpg://`` URL is turned into the sync form);
+3. ``sqlalchemy.url`` in alembic.ini.
+
+Online runs hold a PostgreSQL advisory lock for their whole length: Alembic has no
+lock of its own, and two upgrades racing on one empty database both try to create
+``alembic_version`` and the tables. A second run waits for the first (bounded by
+``MIGRATION_LOCK_WAIT_SECONDS``, default 60) and then finds nothing left to do.
+"""
+
+import os
+import sys
+import time
+from logging.config import fileConfig
+
+from alembic import context
+from alembic.util import CommandError
+
+config = context.config
+
+# Keep the loggers of whoever called us (the toolkit, pytest) when they hand in a
+# connection; the alembic CLI gets the logging set up in alembic.ini.
+if config.config_file_name is not None and "connection" not in config.attributes:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+# Migrations are raw SQL (op.execute); there are no ORM models to compare against.
+target_metadata = None
+
+# One key for every migration run of this project, whatever the client.
+MIGRATION_LOCK_KEY = 20260210
+LOCK_POLL_SECONDS = 0.2
+
+
+def database_url_from_environment() -> str | None:
+    """DATABASE_URL in the sync driver's form, or None when unset."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return None
+    # The backend's asyncpg URL names a driver Alembic cannot use; psycopg2 is the
+    # default driver for a plain postgresql:// URL.
+    return url.replace("+asyncpg", "")
+
+
+db_url = database_url_from_environment()
+if db_url:
+    # ConfigParser treats % as interpolation; a percent-encoded password needs %%.
+    config.set_main_option("sqlalchemy.url", db_url.replace("%", "%%"))
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL to stdout instead of executing."""
+    url = config.get_main_option("sqlalchemy.url")
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def describe_lock_holder(connection) -> str:
+    """Who holds the migration lock, in words, or 'an unknown session'."""
+    from sqlalchemy import text
+
+    row = connection.execute(
+        text(
+            "SELECT a.pid, coalesce(nullif(a.application_name, ''), 'unnamed'),"
+            "       coalesce(host(a.client_addr), 'local socket'),"
+            "       to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ')"
+            "  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted"
+            "   AND l.classid = 0 AND l.objid = :key AND l.objsubid = 1"
+        ),
+        {"key": MIGRATION_LOCK_KEY},
+    ).first()
+    connection.commit()
+    if row is None:
+        return "an unknown session"
+    pid, application, client, since = row
+    return f"pid {pid} ({application}, from {client}, connected {since})"
+
+
+def acquire_migration_lock(connection) -> None:
+    """Take the session advisory lock, waiting a bounded time for another run."""
+    from sqlalchemy import text
+
+    wait_seconds = float(
+        config.attributes.get(
+            "migration_lock_wait_seconds",
+            os.environ.get("MIGRATION_LOCK_WAIT_SECONDS", "60"),
+        )
+    )
+    deadline = time.monotonic() + wait_seconds
+    announced = False
+    while True:
+        acquired = connection.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        ).scalar()
+        # A session-level lock outlives this commit; the commit leaves Alembic a
+        # connection with no transaction open.
+        connection.commit()
+        if acquired:
+            return
+        holder = describe_lock_holder(connection)
+        if time.monotonic() >= deadline:
+            raise CommandError(
+                f"another migration run still holds the migration lock after "
+                f"{wait_seconds:g} s: {holder}\n"
+                "TIP: let it finish and run again, or raise "
+                "MIGRATION_LOCK_WAIT_SECONDS"
+            )
+        if not announced:
+            print(
+                f"Waiting up to {wait_seconds:g} s for the migration lock held by "
+                f"{holder} ...",
+                file=sys.stderr,
+            )
+            announced = True
+        time.sleep(LOCK_POLL_SECONDS)
+
+
+def release_migration_lock(connection) -> None:
+    from sqlalchemy import text
+
+    if connection.closed or connection.invalidated:
+        return  # the server dropped the session, and its locks with it
+    if connection.in_transaction():
+        connection.rollback()
+    connection.execute(
+        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+    )
+    connection.commit()
+
+
+def require_timescaledb(connection) -> None:
+    """Fail with one clear line when the server cannot load TimescaleDB."""
+    from sqlalchemy import text
+
+    available, version = connection.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions"
+            "                WHERE name = 'timescaledb'),"
+            "       current_setting('server_version')"
+        )
+    ).one()
+    connection.commit()
+    if not available:
+        raise CommandError(
+            f"this PostgreSQL {version.split()[0]} server has no timescaledb "
+            "extension available, and every migration here needs it\n"
+            "TIP: point DATABASE_URL at a TimescaleDB server, or start one with "
+            "`invoke db.up`"
+        )
+
+
+def run_migrations_with(connection) -> None:
+    require_timescaledb(connection)
+    acquire_migration_lock(connection)
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            # Each revision commits on its own, so a failure keeps the revisions
+            # before it, and autocommit_block() has a transaction to step out of.
+            transaction_per_migration=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        release_migration_lock(connection)
+
+
+def run_migrations_online() -> None:
+    """Run migrations against live database."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_migrations_with(connection)
+        return
+
+    from sqlalchemy import engine_from_config, pool
+
+    connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}),
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    with connectable.connect() as connection:
+        run_migrations_with(connection)
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

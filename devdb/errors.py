@@ -1,0 +1,13 @@
+"""One error type for every expected failure: what went wrong, and what to do."""
+
+
+class DevDbError(Exception):
+    """An expected failure, shown to people as an ERROR line and a TIP line."""
+
+    def __init__(self, message: str, tip: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tip = tip
+
+    def render(self) -> str:
+        return f"ERROR: {self.message}\nTIP: {self.tip}"

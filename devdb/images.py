@@ -1,0 +1,381 @@
+"""The image table, and getting an image: pull the official one, or build offline.
+
+Offline builds need no registry at all: debootstrap fetches Debian's own PostgreSQL
+and TimescaleDB packages into a root filesystem, and ``db/image/Dockerfile`` (FROM
+scratch) adds it with an entrypoint that honours the official image's contract. They
+carry their own name, never the official one, and labels with their real versions.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devdb import labels
+from devdb.console import note, progress
+from devdb.errors import DevDbError
+from devdb.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    import docker
+
+IMAGE_CONTEXT_DIR = PROJECT_ROOT / "db" / "image"
+OFFLINE_REPOSITORY = "stock-tracker-devdb/offline"
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One row of the matrix: an image the project supports."""
+
+    id: str
+    official: str  # reference for machines with a registry
+    suite: str  # Debian suite the offline build comes from
+    packages: tuple[str, ...]  # what debootstrap installs
+    postgres_major: int
+    # Expected TimescaleDB version, matched as a prefix ("2.19" matches 2.19.3);
+    # None: plain PostgreSQL, no TimescaleDB expected (the error-path image).
+    timescaledb: str | None
+    reference: bool = False  # the image the committed db/schema.sql comes from
+
+    @property
+    def offline(self) -> str:
+        return f"{OFFLINE_REPOSITORY}:{self.id}"
+
+    @property
+    def pgdata(self) -> str:
+        # PostgreSQL 18 images keep a version directory under /var/lib/postgresql and
+        # refuse the old .../data layout (docker-library/postgres#1259).
+        if self.postgres_major >= 18:
+            return f"/var/lib/postgresql/{self.postgres_major}/docker"
+        return "/var/lib/postgresql/data"
+
+    @property
+    def volume_path(self) -> str:
+        return "/var/lib/postgresql" if self.postgres_major >= 18 else self.pgdata
+
+    def ref(self, source: str) -> str:
+        return self.official if source == "official" else self.offline
+
+
+IMAGES: tuple[ImageSpec, ...] = (
+    ImageSpec(
+        id="pg17-ts2.19",
+        official="timescale/timescaledb:2.19.3-pg17",
+        suite="trixie",
+        packages=("postgresql-17", "postgresql-17-timescaledb"),
+        postgres_major=17,
+        timescaledb="2.19",
+        reference=True,
+    ),
+    ImageSpec(
+        id="pg18-ts2",
+        official="timescale/timescaledb:latest-pg18",
+        suite="sid",
+        packages=("postgresql-18", "postgresql-18-timescaledb"),
+        postgres_major=18,
+        timescaledb="2.",  # sid moves; any TimescaleDB 2.x it ships
+    ),
+    ImageSpec(
+        id="pg15-plain",
+        official="postgres:15",
+        suite="bookworm",
+        packages=("postgresql-15",),
+        postgres_major=15,
+        timescaledb=None,
+    ),
+)
+
+
+def image_spec(image_id: str) -> ImageSpec:
+    for spec in IMAGES:
+        if spec.id == image_id:
+            return spec
+    raise DevDbError(
+        f"unknown image '{image_id}'",
+        f"pick one of: {', '.join(spec.id for spec in IMAGES)}",
+    )
+
+
+def reference_image() -> ImageSpec:
+    return next(spec for spec in IMAGES if spec.reference)
+
+
+# --- getting an image --------------------------------------------------------------
+
+
+def image_exists(client: docker.DockerClient, ref: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def pull(client: docker.DockerClient, ref: str) -> None:
+    """Pull with progress, or raise DevDbError saying how to build offline."""
+    import docker.errors
+
+    repository, _, tag = ref.rpartition(":")
+    try:
+        with progress(f"Pulling {ref}") as update:
+            for event in client.api.pull(repository, tag=tag, stream=True, decode=True):
+                if "error" in event:
+                    raise docker.errors.APIError(event["error"])
+                status = event.get("status", "")
+                update(f"{event.get('id', '')} {status} {event.get('progress', '')}")
+    except docker.errors.APIError as error:
+        reason = getattr(error, "explanation", None) or str(error)
+        raise DevDbError(
+            f"could not pull {ref}: {first_line(str(reason))}",
+            "no registry answers here? Build the image offline: "
+            "`invoke image.build`, then set DEVDB_IMAGE_SOURCE=offline "
+            "(or image_source = \"offline\" in devdb.local.toml)",
+        ) from None
+
+
+def ensure_image(
+    client: docker.DockerClient, spec: ImageSpec, source: str, *, mirror: str
+) -> str:
+    """The reference to run for ``spec``, pulling or building it when missing.
+
+    official: present, or pulled, or an error; offline: present, or built;
+    auto: whichever is present (official first), else pulled, else built offline,
+    saying so, so nobody mistakes the offline build for the official image.
+    """
+    if source == "official":
+        if not image_exists(client, spec.official):
+            pull(client, spec.official)
+        return spec.official
+    if source == "offline":
+        if not image_exists(client, spec.offline):
+            build_offline(client, spec, mirror=mirror)
+        return spec.offline
+    for ref in (spec.official, spec.offline):
+        if image_exists(client, ref):
+            return ref
+    try:
+        pull(client, spec.official)
+        return spec.official
+    except DevDbError as error:
+        note(f"{error.message}; building the offline image {spec.offline} instead")
+    build_offline(client, spec, mirror=mirror)
+    return spec.offline
+
+
+# --- offline builds ----------------------------------------------------------------
+
+# Lean images: documentation, manuals, translations, locale sources and apt's caches
+# are never read by a database server. LLVM (JIT) is more than half of the root
+# filesystem and only speeds up analytical queries; without it PostgreSQL runs with
+# jit unavailable, which a dev and test database does not miss.
+PRUNED_PATHS = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/i18n",
+    "usr/share/lintian",
+    "var/cache/apt",
+    "var/lib/apt/lists",
+    "var/log",
+    "var/lib/postgresql",  # the package's own cluster; the entrypoint makes ours
+    "etc/postgresql",
+)
+PRUNED_GLOBS = (
+    "usr/lib/*/libLLVM*",
+    "usr/lib/*/libz3*",
+    "usr/lib/postgresql/*/lib/llvmjit*",
+    "usr/lib/postgresql/*/lib/bitcode",
+)
+
+
+def dpkg_versions(status_text: str) -> dict[str, str]:
+    """Installed package versions from a dpkg status file."""
+    versions: dict[str, str] = {}
+    for stanza in status_text.split("\n\n"):
+        fields = dict(re.findall(r"^(Package|Version|Status): (.*)$", stanza, re.M))
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            versions[fields["Package"]] = fields["Version"]
+    return versions
+
+
+def upstream_version(debian_version: str) -> str:
+    """'2.19.3+dfsg-1' -> '2.19.3'; '17.6-1.pgdg+1' -> '17.6'; '1:2.0-3' -> '2.0'."""
+    version = debian_version.split(":", 1)[-1]
+    version = version.rsplit("-", 1)[0] if "-" in version else version
+    return re.split(r"[+~]", version, maxsplit=1)[0]
+
+
+def image_labels(spec: ImageSpec, versions: dict[str, str]) -> dict[str, str]:
+    postgres = upstream_version(versions[f"postgresql-{spec.postgres_major}"])
+    timescaledb_package = f"postgresql-{spec.postgres_major}-timescaledb"
+    result = {
+        labels.PROJECT: labels.PROJECT_NAME,
+        labels.IMAGE_ID: spec.id,
+        labels.POSTGRES_VERSION: postgres,
+        labels.TIMESCALEDB_VERSION: (
+            upstream_version(versions[timescaledb_package])
+            if timescaledb_package in versions
+            else "none"
+        ),
+        labels.DEBIAN_SUITE: spec.suite,
+        "org.opencontainers.image.title": f"stock-tracker offline {spec.id}",
+        "org.opencontainers.image.description": (
+            f"PostgreSQL {postgres} from Debian {spec.suite}, built offline "
+            "with debootstrap; not the official image"
+        ),
+    }
+    return result
+
+
+def require_build_tools() -> str:
+    debootstrap = shutil.which("debootstrap") or shutil.which(
+        "debootstrap", path="/usr/sbin:/sbin"
+    )
+    if debootstrap is None:
+        raise DevDbError(
+            "debootstrap is not installed; offline images are built with it",
+            "install it: `sudo apt-get install debootstrap` (scripts/onboard.sh does)",
+        )
+    if os.geteuid() != 0:
+        raise DevDbError(
+            "building an offline image needs root (debootstrap chroots and chowns)",
+            "run it as root: `sudo .venv/bin/invoke image.build`",
+        )
+    return debootstrap
+
+
+def build(
+    client: docker.DockerClient, spec: ImageSpec, *, force: bool = False, mirror: str
+) -> bool:
+    """Build the offline image unless it exists (or ``force``); True when built."""
+    if not force and image_exists(client, spec.offline):
+        note(f"{spec.offline} exists; nothing to build (--force rebuilds it)")
+        return False
+    build_offline(client, spec, mirror=mirror)
+    return True
+
+
+def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) -> str:
+    """Build ``spec.offline`` from Debian packages; return its reference."""
+    debootstrap = require_build_tools()
+    with tempfile.TemporaryDirectory(prefix=f"devdb-{spec.id}-", dir="/var/tmp") as work:
+        context = Path(work)
+        rootfs = context / "rootfs"
+        command = [
+            debootstrap,
+            "--variant=minbase",
+            f"--include={','.join(spec.packages)}",
+            spec.suite,
+            str(rootfs),
+            mirror,
+        ]
+        with progress(f"Building root filesystem for {spec.id} (Debian {spec.suite})") as update:
+            run_streaming(command, update, what=f"debootstrap {spec.suite}")
+        versions = dpkg_versions((rootfs / "var/lib/dpkg/status").read_text())
+        prune_rootfs(rootfs)
+        (rootfs / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
+        with progress(f"Building image {spec.offline}") as update:
+            run_streaming(
+                ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(context / "rootfs.tar"), "."],
+                update,
+                what="tar",
+            )
+            shutil.rmtree(rootfs)
+            for name in ("Dockerfile", "docker-entrypoint.sh"):
+                shutil.copy2(IMAGE_CONTEXT_DIR / name, context / name)
+            docker_build(client, context, spec, image_labels(spec, versions), update)
+    return spec.offline
+
+
+def prune_rootfs(rootfs: Path) -> None:
+    for relative in PRUNED_PATHS:
+        path = rootfs / relative
+        if path.is_dir():
+            shutil.rmtree(path)
+            path.mkdir()
+    for pattern in PRUNED_GLOBS:
+        for path in rootfs.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+
+def docker_build(
+    client: docker.DockerClient,
+    context: Path,
+    spec: ImageSpec,
+    image_labels: dict[str, str],
+    update,
+) -> None:
+    import docker.errors
+
+    try:
+        for event in client.api.build(
+            path=str(context),
+            tag=spec.offline,
+            buildargs={
+                "PG_MAJOR": str(spec.postgres_major),
+                "PGDATA_DIR": spec.pgdata,
+                "VOLUME_DIR": spec.volume_path,
+            },
+            labels=image_labels,
+            rm=True,
+            forcerm=True,
+            decode=True,
+        ):
+            if "error" in event:
+                raise DevDbError(
+                    f"docker build of {spec.offline} failed: {event['error'].strip()}",
+                    "read the build output above; `invoke image.build --force` retries",
+                )
+            line = event.get("stream", "").strip()
+            if line:
+                update(line)
+    except docker.errors.APIError as error:
+        raise DevDbError(
+            f"docker build of {spec.offline} failed: {first_line(str(error))}",
+            "check the Docker daemon's disk space and logs, then retry",
+        ) from None
+
+
+def run_streaming(command: list[str], update, *, what: str) -> None:
+    """Run a build step, feeding each output line to ``update``; keep the tail."""
+    tail: list[str] = []
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip()
+            tail = (tail + [line])[-15:]
+            update(line)
+    if process.returncode != 0:
+        raise DevDbError(
+            f"{what} failed (exit {process.returncode}); last lines:\n"
+            + "\n".join(tail),
+            "check that Debian's archive is reachable (DEVDB_DEBIAN_MIRROR) "
+            "and there is disk space under /var/tmp, then retry",
+        )
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
+
+
+def image_versions(client: docker.DockerClient, ref: str) -> dict[str, str]:
+    """The versions an image declares in its labels (empty for official images)."""
+    image_labels_found = client.images.get(ref).labels or {}
+    return {
+        "postgres": image_labels_found.get(labels.POSTGRES_VERSION, ""),
+        "timescaledb": image_labels_found.get(labels.TIMESCALEDB_VERSION, ""),
+    }
