@@ -1,0 +1,293 @@
+"""Docker SDK: the dev container and throwaway test containers, found by name + labels.
+
+Get-or-create by name is the whole reuse story: ``ensure_dev_container`` twice gives
+one container. Every port is published on 127.0.0.1 only (Docker would otherwise
+bind 0.0.0.0 and bypass the host firewall, moby/moby#4737).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from devdb import labels
+from devdb.errors import DevDbError
+from devdb.images import ImageSpec, first_line
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+    from devdb.settings import Settings
+
+POSTGRES_PORT = "5432/tcp"
+# SIGINT is a fast shutdown; give it time to checkpoint so the next start needs no
+# crash recovery.
+STOP_TIMEOUT_SECONDS = 30
+
+
+def docker_client() -> docker.DockerClient:
+    """A client that has answered a ping, or a DevDbError saying how to get one."""
+    import docker
+    import docker.errors
+
+    where = os.environ.get("DOCKER_HOST") or "the default socket"
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except docker.errors.DockerException as error:
+        raise DevDbError(
+            f"the Docker daemon is not reachable at {where}: "
+            f"{first_line(short_docker_reason(error))}",
+            "start Docker (`sudo systemctl start docker`, or `sudo dockerd &`), or "
+            "point DOCKER_HOST at a running engine",
+        ) from None
+    return client
+
+
+def short_docker_reason(error: Exception) -> str:
+    text = str(error)
+    # docker-py wraps urllib3's errors several times over; the last clause says it.
+    for marker in ("Connection refused", "No such file or directory", "Name or service not known", "Permission denied"):
+        if marker in text:
+            return marker
+    return text
+
+
+@dataclass(frozen=True)
+class DevContainerConfig:
+    """What the dev container is created from; stored on it to spot drift."""
+
+    image_ref: str
+    port: int  # 0: any free port
+    user: str
+    database: str
+
+    def as_label(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+    @classmethod
+    def from_label(cls, text: str | None) -> DevContainerConfig | None:
+        try:
+            return cls(**json.loads(text or ""))
+        except (ValueError, TypeError):
+            return None
+
+
+def find_container(client: docker.DockerClient, name: str) -> Container | None:
+    import docker.errors
+
+    try:
+        return client.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+
+
+def published_port(container: Container) -> int | None:
+    """The host port of 5432/tcp, as Docker assigned it (reload first)."""
+    container.reload()  # attrs are a snapshot from creation (docker/docker-py#2681)
+    bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(POSTGRES_PORT)
+    if not bindings:
+        return None
+    return int(bindings[0]["HostPort"])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def busy_port_error(port: int) -> DevDbError:
+    return DevDbError(
+        f"port {port} on 127.0.0.1 is already in use by another program",
+        f"stop what listens there (`ss -ltnp 'sport = :{port}'` shows it), or pick "
+        "another port: `invoke db.up --port 5433` (or --port 0 for any free one)",
+    )
+
+
+def volume_path_for(client: docker.DockerClient, image_ref: str, spec: ImageSpec) -> str:
+    """Where the image keeps its data: its declared VOLUME, else the table's guess."""
+    declared = client.images.get(image_ref).attrs["Config"].get("Volumes") or {}
+    return next(iter(declared)) if len(declared) == 1 else spec.volume_path
+
+
+def container_labels(
+    spec: ImageSpec, image_ref: str, image_labels: dict[str, str], role: str
+) -> dict[str, str]:
+    return {
+        labels.PROJECT: labels.PROJECT_NAME,
+        labels.ROLE: role,
+        labels.IMAGE_ID: spec.id,
+        labels.IMAGE_REF: image_ref,
+        labels.POSTGRES_VERSION: image_labels.get(
+            labels.POSTGRES_VERSION, str(spec.postgres_major)
+        ),
+        labels.TIMESCALEDB_VERSION: image_labels.get(
+            labels.TIMESCALEDB_VERSION, spec.timescaledb or "none"
+        ),
+    }
+
+
+def create_dev_container(
+    client: docker.DockerClient,
+    settings: Settings,
+    spec: ImageSpec,
+    image_ref: str,
+) -> Container:
+    """Create and start the dev container on a labelled named volume."""
+    import docker.errors
+
+    if settings.port and not port_is_free(settings.port):
+        raise busy_port_error(settings.port)
+    config = DevContainerConfig(
+        image_ref=image_ref,
+        port=settings.port,
+        user=settings.user,
+        database=settings.database,
+    )
+    image_labels = client.images.get(image_ref).labels or {}
+    common = container_labels(spec, image_ref, image_labels, labels.ROLE_DEV)
+    try:
+        client.volumes.get(settings.volume_name)
+    except docker.errors.NotFound:
+        client.volumes.create(settings.volume_name, labels=common)
+    container = client.containers.create(
+        image_ref,
+        name=settings.container_name,
+        detach=True,
+        environment={
+            "POSTGRES_USER": settings.user,
+            "POSTGRES_PASSWORD": settings.password,
+            "POSTGRES_DB": settings.database,
+        },
+        labels={**common, labels.CONFIG: config.as_label()},
+        ports={POSTGRES_PORT: ("127.0.0.1", settings.port or None)},
+        volumes={
+            settings.volume_name: {
+                "bind": volume_path_for(client, image_ref, spec),
+                "mode": "rw",
+            }
+        },
+    )
+    start(container, settings.port)
+    return container
+
+
+def start(container: Container, port: int) -> None:
+    """Start a container; a busy port is a clear error and nothing is left behind."""
+    import docker.errors
+
+    try:
+        container.start()
+    except docker.errors.APIError as error:
+        text = str(error)
+        if "port is already allocated" in text or "address already in use" in text:
+            raise busy_port_error(port) from None
+        raise DevDbError(
+            f"Docker could not start {container.name}: {first_line(text)}",
+            "see `invoke db.logs`; `invoke db.destroy` then `invoke db.up` starts afresh",
+        ) from None
+
+
+def stop(container: Container) -> None:
+    container.stop(timeout=STOP_TIMEOUT_SECONDS)
+
+
+def last_log_lines(container: Container, count: int = 25) -> str:
+    import docker.errors
+
+    try:
+        return container.logs(tail=count).decode("utf-8", "replace").rstrip()
+    except docker.errors.APIError:
+        return "(no logs: the container is gone)"
+
+
+def start_throwaway(
+    client: docker.DockerClient,
+    spec: ImageSpec,
+    image_ref: str,
+    *,
+    password: str,
+    user: str = "stock",
+    database: str = "stock_tracker",
+    init_sql_dir: str | None = None,
+) -> Container:
+    """A disposable database for tests: random 127.0.0.1 port, tmpfs data, no fsync.
+
+    The caller removes it (``remove``), in a ``finally`` or a fixture teardown.
+    """
+    image_labels = client.images.get(image_ref).labels or {}
+    volumes = {}
+    if init_sql_dir:
+        volumes[init_sql_dir] = {"bind": "/docker-entrypoint-initdb.d", "mode": "ro"}
+    container = client.containers.run(
+        image_ref,
+        # Durability is pointless for a database that lives for one test; the
+        # background workers would hold sessions that block DROP/CREATE DATABASE.
+        command=[
+            "postgres",
+            "-c", "fsync=off",
+            "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off",
+            "-c", "timescaledb.max_background_workers=0",
+        ]
+        if spec.timescaledb
+        else ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off"],
+        detach=True,
+        environment={
+            "POSTGRES_USER": user,
+            "POSTGRES_PASSWORD": password,
+            "POSTGRES_DB": database,
+        },
+        labels=container_labels(spec, image_ref, image_labels, labels.ROLE_TEST),
+        ports={POSTGRES_PORT: ("127.0.0.1", None)},
+        tmpfs={spec.pgdata: "rw"},
+        volumes=volumes,
+    )
+    return container
+
+
+def remove(container: Container) -> None:
+    """Remove a container and its anonymous volumes (a throwaway's data)."""
+    import docker.errors
+
+    try:
+        container.remove(force=True, v=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def remove_keeping_volumes(container: Container) -> None:
+    """Remove a container; its named data volume stays for the next one."""
+    import docker.errors
+
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def exec_in(
+    container: Container, command: list[str], environment: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run a command inside the container: (exit code, stdout, stderr).
+
+    Secrets go in ``environment`` (e.g. PGPASSWORD), never in ``command``.
+    """
+    result = container.exec_run(
+        command, environment=environment or {}, demux=True, user="postgres"
+    )
+    stdout, stderr = result.output
+    return (
+        result.exit_code,
+        (stdout or b"").decode("utf-8", "replace"),
+        (stderr or b"").decode("utf-8", "replace"),
+    )

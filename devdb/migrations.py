@@ -1,0 +1,283 @@
+"""Alembic, driven through ``alembic.command`` with a connection we hand in.
+
+The connection goes to env.py through ``config.attributes["connection"]`` so the
+toolkit's settings decide where migrations run, and env.py's advisory lock and
+TimescaleDB check apply to every caller alike. Errors become DevDbError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from devdb.errors import DevDbError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import Connection
+
+    from devdb.settings import Settings
+
+
+def alembic_config(settings: Settings, script_location: str | None = None) -> Config:
+    from alembic.config import Config
+
+    config = Config(str(settings.alembic_ini))
+    # alembic.ini says "alembic", relative to backend/; tasks run from anywhere.
+    config.set_main_option(
+        "script_location",
+        script_location or str(settings.alembic_ini.parent / "alembic"),
+    )
+    # ConfigParser interpolates %; an escaped URL keeps a percent-encoded password.
+    config.set_main_option(
+        "sqlalchemy.url",
+        settings.url().render_as_string(hide_password=False).replace("%", "%%"),
+    )
+    config.attributes["migration_lock_wait_seconds"] = settings.migration_lock_wait
+    return config
+
+
+def script_directory(config: Config) -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(config)
+
+
+def connection_error(settings: Settings, error: Exception) -> DevDbError:
+    """Why we could not connect, in one line, without the password."""
+    reason = str(getattr(error, "orig", error)).strip()
+    where = f"{settings.host}:{settings.port}"
+    if "password authentication failed" in reason:
+        return DevDbError(
+            f"the database at {where} rejected the password for user '{settings.user}'",
+            "check the password in DATABASE_URL (or DEVDB_PASSWORD / devdb.local.toml)",
+        )
+    if f'database "{settings.database}" does not exist' in reason:
+        return DevDbError(
+            f"the database '{settings.database}' does not exist at {where}",
+            "create it (`invoke db.reset --yes` re-creates the dev database) or fix "
+            "the database name in DATABASE_URL",
+        )
+    if "could not translate host name" in reason:
+        return DevDbError(
+            f"the host '{settings.host}' cannot be resolved",
+            "fix the host in DATABASE_URL",
+        )
+    first = reason.splitlines()[0] if reason else type(error).__name__
+    return DevDbError(
+        f"no database answers at {where}: {first}",
+        "start the dev database with `invoke db.up`, or fix DATABASE_URL",
+    )
+
+
+@contextlib.contextmanager
+def connect(settings: Settings, database: str | None = None) -> Iterator[Connection]:
+    """A SQLAlchemy connection, with connection failures explained."""
+    from sqlalchemy import create_engine, pool
+    from sqlalchemy.exc import DBAPIError
+
+    engine = create_engine(
+        settings.url(database),
+        poolclass=pool.NullPool,
+        connect_args={"connect_timeout": 5, "application_name": "devdb"},
+    )
+    try:
+        try:
+            connection = engine.connect()
+        except DBAPIError as error:
+            raise connection_error(settings, error) from None
+        with connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+UNKNOWN_REVISION = re.compile(r"Can't locate revision identified by '([^']*)'")
+
+
+def command_error(error: Exception, database_revisions: tuple[str, ...] = ()) -> DevDbError:
+    """Alembic's CommandError as ERROR + TIP (env.py's own carry a TIP line)."""
+    text = str(error).strip()
+    message, _, tip = text.partition("\nTIP: ")
+    if tip:
+        return DevDbError(message, tip)
+    unknown = UNKNOWN_REVISION.search(text)
+    if unknown:
+        revision = unknown.group(1)
+        if revision in database_revisions:
+            return DevDbError(
+                f"the database is at revision '{revision}', which no migration file "
+                "here knows (a branch with newer migrations was checked out?)",
+                "check out the branch that has it, then downgrade there; or "
+                "`invoke db.stamp --revision <a known revision>` if you know the schema matches",
+            )
+        return DevDbError(
+            f"unknown revision '{revision}'",
+            "`invoke db.history` lists the revisions; 'head', 'base', '+1', '-1' also work",
+        )
+    return DevDbError(text.splitlines()[0], "`invoke db.history` lists the revisions")
+
+
+def database_revisions(connection: Connection) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+
+    revisions = tuple(MigrationContext.configure(connection).get_current_heads())
+    connection.commit()
+    return revisions
+
+
+def show_alembic_progress() -> None:
+    """Alembic's INFO lines ("Running upgrade 001 -> 002") on stderr, once."""
+    import logging
+
+    logger = logging.getLogger("alembic")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def run_command(settings: Settings, name: str, *args: object, **kwargs: object) -> None:
+    """Run ``alembic.command.<name>`` against the configured database."""
+    from alembic import command
+    from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError
+
+    config = alembic_config(settings)
+    show_alembic_progress()
+    with connect(settings) as connection:
+        config.attributes["connection"] = connection
+        try:
+            getattr(command, name)(config, *args, **kwargs)
+        except CommandError as error:
+            raise command_error(error, current_revisions_quietly(connection)) from None
+        except DBAPIError as error:
+            raise migration_failed(error) from None
+
+
+def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
+    try:
+        if connection.in_transaction():
+            connection.rollback()
+        return database_revisions(connection)
+    except Exception:  # noqa: BLE001 - only used to word an error better
+        return ()
+
+
+def migration_failed(error: Exception) -> DevDbError:
+    reason = str(getattr(error, "orig", error)).strip().splitlines()
+    return DevDbError(
+        f"a migration failed: {reason[0] if reason else type(error).__name__}",
+        "fix the revision and run again; revisions before it stay applied "
+        "(each runs in its own transaction) — `invoke db.current` shows where it stopped",
+    )
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    run_command(settings, "upgrade", revision)
+
+
+def downgrade(settings: Settings, revision: str) -> None:
+    run_command(settings, "downgrade", revision)
+
+
+def stamp(settings: Settings, revision: str) -> None:
+    run_command(settings, "stamp", revision)
+
+
+def upgrade_sql(settings: Settings, revision: str = "head") -> None:
+    """Print the SQL of an upgrade (Alembic's offline mode); needs no database."""
+    from alembic import command
+    from alembic.util import CommandError
+
+    try:
+        command.upgrade(alembic_config(settings), revision, sql=True)
+    except CommandError as error:
+        raise command_error(error) from None
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    revision: str
+    down_revision: str | None
+    doc: str
+    is_head: bool
+
+
+def history(settings: Settings) -> list[RevisionInfo]:
+    """Every revision, oldest first; needs no database."""
+    script = script_directory(alembic_config(settings))
+    heads = set(script.get_heads())
+    revisions = list(script.walk_revisions())
+    revisions.reverse()
+    return [
+        RevisionInfo(
+            revision=rev.revision,
+            down_revision=rev.down_revision if isinstance(rev.down_revision, str) else None,
+            doc=(rev.doc or "").strip(),
+            is_head=rev.revision in heads,
+        )
+        for rev in revisions
+    ]
+
+
+def heads(settings: Settings) -> list[str]:
+    return list(script_directory(alembic_config(settings)).get_heads())
+
+
+def current(settings: Settings) -> tuple[str, ...]:
+    """The revision(s) the database is at; empty when it has none (base)."""
+    with connect(settings) as connection:
+        return database_revisions(connection)
+
+
+def pending(settings: Settings, revisions: tuple[str, ...]) -> list[str]:
+    """Revisions between the database's and head, oldest first.
+
+    Raises DevDbError when the database's revision is unknown to the files.
+    """
+    from alembic.util import CommandError
+
+    script = script_directory(alembic_config(settings))
+    try:
+        lower = revisions or (None,)
+        result: list[str] = []
+        for revision in lower:
+            for script_revision in script.iterate_revisions("heads", revision):
+                if script_revision.revision not in result:
+                    result.append(script_revision.revision)
+    except CommandError as error:
+        raise command_error(error, revisions) from None
+    result.reverse()
+    return result
+
+
+def lands_on_base(settings: Settings, target: str) -> bool:
+    """Whether downgrading to ``target`` would undo every revision."""
+    if target == "base":
+        return True
+    steps = re.fullmatch(r"-(\d+)", target)
+    if not steps:
+        return False
+    revisions = current(settings)
+    if not revisions:
+        return True
+    script = script_directory(alembic_config(settings))
+    depth = sum(1 for _ in script.iterate_revisions(revisions[0], "base"))
+    return int(steps.group(1)) >= depth
+
+
+def downgrade_guarded(settings: Settings, target: str, *, yes: bool, force: bool) -> None:
+    """Downgrade; undoing every revision (dropping all tables) must be confirmed."""
+    from devdb.safety import confirm_destructive
+
+    if lands_on_base(settings, target):
+        confirm_destructive(
+            settings, "downgrade to base (drop every table)", yes=yes, force=force
+        )
+    downgrade(settings, target)

@@ -1,0 +1,44 @@
+"""What every task shares: loading settings and turning DevDbError into an exit."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from invoke.exceptions import Exit
+
+if TYPE_CHECKING:
+    from devdb.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(function: F) -> F:
+    """An expected failure ends the task with ERROR + TIP and exit 1, no traceback."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from devdb.errors import DevDbError
+
+        try:
+            return function(*args, **kwargs)
+        except DevDbError as error:
+            raise Exit(error.render(), code=1) from None
+        except KeyboardInterrupt:
+            raise Exit("Interrupted.", code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings() -> Settings:
+    from devdb.settings import load_settings
+
+    return load_settings()
+
+
+def resolved_settings() -> Settings:
+    """Settings aimed at where the dev database really listens."""
+    from devdb.lifecycle import resolve
+
+    return resolve(settings())

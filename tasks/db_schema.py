@@ -1,0 +1,1 @@
+"""db.*: the schema dump and the checks on it."""

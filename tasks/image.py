@@ -1,0 +1,53 @@
+"""image.*: the TimescaleDB images the dev database and the matrix run on."""
+
+from __future__ import annotations
+
+from invoke import Context, task
+
+from tasks._support import reports_errors, settings
+
+
+@task(
+    help={
+        "image": "Image id from `invoke image.list` (default: the configured one); 'all' builds every row.",
+        "force": "Rebuild even when the image exists.",
+    }
+)
+@reports_errors
+def build(c: Context, image: str = "", force: bool = False) -> None:
+    """Build an offline image from Debian packages (no registry needed)."""
+    from devdb import containers, images
+
+    chosen = settings()
+    client = containers.docker_client()
+    specs = images.IMAGES if image == "all" else (images.image_spec(image or chosen.image),)
+    for spec in specs:
+        images.build(client, spec, force=force, mirror=chosen.debian_mirror)
+
+
+@task(default=True)
+@reports_errors
+def list(c: Context) -> None:  # noqa: A001 - `invoke image.list` reads best
+    """Show the image table and which images are present here."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from devdb import containers, images
+
+    client = containers.docker_client()
+    table = Table("id", "official", "offline build", "PostgreSQL", "TimescaleDB", "present here")
+    for spec in images.IMAGES:
+        present = [
+            ref
+            for ref in (spec.official, spec.offline)
+            if images.image_exists(client, ref)
+        ]
+        table.add_row(
+            spec.id + (" (reference)" if spec.reference else ""),
+            spec.official,
+            f"{spec.offline} (Debian {spec.suite})",
+            str(spec.postgres_major),
+            spec.timescaledb or "none",
+            ", ".join(present) or "-",
+        )
+    Console().print(table)
