@@ -1,0 +1,73 @@
+"""Shared fixtures. Tests marked `docker` use real containers and FAIL without Docker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from devdb.settings import PROJECT_ROOT
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.path) or "/matrix/" in str(item.path):
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A reachable Docker engine, or a failure (never a skip) saying so."""
+    from devdb import containers
+    from devdb.errors import DevDbError
+
+    try:
+        return containers.docker_client()
+    except DevDbError as error:
+        pytest.fail(f"this test needs Docker: {error.render()}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def test_settings():
+    """Settings for tests: never the developer's DATABASE_URL or dev container."""
+    from devdb.settings import load_settings
+
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environ.setdefault("DEVDB_CONTAINER_NAME", "stock-tracker-db-test")
+    environ.setdefault("DEVDB_READY_TIMEOUT", "90")
+    return load_settings(environ)
+
+
+@pytest.fixture(scope="session")
+def reference_spec():
+    """The image the tests run on: DEVDB_TEST_IMAGE, else the reference row."""
+    from devdb import images
+
+    image_id = os.environ.get("DEVDB_TEST_IMAGE")
+    return images.image_spec(image_id) if image_id else images.reference_image()
+
+
+@pytest.fixture
+def fresh_database(docker_client, test_settings, reference_spec) -> Iterator:
+    """An empty TimescaleDB in its own throwaway container."""
+    from devdb.throwaway import throwaway_database
+
+    with throwaway_database(
+        reference_spec, client=docker_client, settings=test_settings
+    ) as database:
+        yield database
+
+
+@pytest.fixture
+def init_path_database(docker_client, test_settings, reference_spec) -> Iterator:
+    """A database initialised by the docker-compose path: db/migrations/*.sql."""
+    from devdb.throwaway import throwaway_database
+
+    with throwaway_database(
+        reference_spec,
+        client=docker_client,
+        settings=test_settings,
+        init_sql_dir=str(PROJECT_ROOT / "db" / "migrations"),
+    ) as database:
+        yield database
