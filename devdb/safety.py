@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 
 
 def ask_on_terminal(question: str) -> bool:
-    answer = input(f"{question} [y/N] ")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False  # stdin closed mid-question: that is not a yes
     return answer.strip().lower() in ("y", "yes")
 
 
@@ -23,19 +26,25 @@ def confirm_destructive(
     *,
     yes: bool,
     force: bool,
-    ask: Callable[[str], bool] = ask_on_terminal,
+    ask: Callable[[str], bool] | None = None,
     interactive: bool | None = None,
+    where: str | None = None,
+    local: bool | None = None,
 ) -> None:
     """Return when ``action`` may go ahead; raise DevDbError when it may not.
 
-    A non-local database needs ``force`` whatever else is said. Then ``yes`` skips
-    the question; without it we ask, and with no terminal to ask on we refuse.
+    A non-local target needs ``force`` whatever else is said: ``--yes`` is typed out
+    of habit, ``--force`` only on purpose. Then ``yes`` skips the question; without
+    it we ask, and with no terminal to ask on we refuse rather than hang or guess.
+    ``where``/``local`` describe the target when it is not the database itself
+    (``db.destroy`` deletes a container on a Docker engine). Nothing here connects.
     """
-    where = settings.safe_url()
-    if not settings.is_local and not force:
+    where = where or settings.safe_url()
+    local = settings.is_local if local is None else local
+    if not local and not force:
         raise DevDbError(
             f"refusing to {action} on {where}: it is not a local database",
-            "if you really mean that database, run again with --force "
+            "if you really mean that one, run again with --force "
             "(and --yes to skip the question)",
         )
     if yes:
@@ -47,5 +56,8 @@ def confirm_destructive(
             f"refusing to {action} on {where} without confirmation",
             "run again with --yes to confirm",
         )
-    if not ask(f"This will {action} on {where}. Continue?"):
-        raise DevDbError(f"{action} cancelled; nothing was changed", "run again and answer y, or pass --yes")
+    if not (ask or ask_on_terminal)(f"This will {action} on {where}. Continue?"):
+        raise DevDbError(
+            f"cancelled: nothing was changed ({action} on {where})",
+            "run again and answer y, or pass --yes",
+        )

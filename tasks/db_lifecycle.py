@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from invoke import Context, task
 
+from typing import TYPE_CHECKING
+
 from tasks._support import reports_errors, resolved_settings, settings
+
+if TYPE_CHECKING:
+    from devdb.lifecycle import Status
 
 
 @task(
@@ -25,9 +30,16 @@ def up(c: Context, no_migrate: bool = False, recreate: bool = False, port: int =
         chosen = chosen.with_port(port)
     result = lifecycle.up(chosen, migrate=not no_migrate, recreate=recreate)
     state = "created" if result.created else "started" if result.started else "already running"
+    migrated = (
+        "migrations not run (--no-migrate)"
+        if no_migrate
+        else f"applied {', '.join(result.applied)}"
+        if result.applied
+        else "already at head"
+    )
     note(
         f"Dev database {state}: {chosen.with_port(result.port).safe_url()} "
-        f"(answered after {result.waited_seconds:.2f} s)"
+        f"(answered after {result.waited_seconds:.2f} s); {migrated}"
     )
 
 
@@ -101,3 +113,157 @@ def history(c: Context) -> None:
     for info in migrations.history(settings()):
         head = " (head)" if info.is_head else ""
         print(f"{info.down_revision or 'base'} -> {info.revision}{head}, {info.doc}")
+
+
+@task
+@reports_errors
+def down(c: Context) -> None:
+    """Stop the dev database; its data stays for the next `db.up`."""
+    from devdb import lifecycle
+    from devdb.console import note
+
+    note(lifecycle.down(settings()))
+
+
+@task(
+    help={
+        "yes": "Do not ask before deleting the container and its data volume.",
+        "force": "Allow it when DOCKER_HOST names another machine's engine.",
+    }
+)
+@reports_errors
+def destroy(c: Context, yes: bool = False, force: bool = False) -> None:
+    """Delete the dev container and its data volume (asks first)."""
+    from devdb import lifecycle
+    from devdb.console import note
+
+    for line in lifecycle.destroy(settings(), yes=yes, force=force):
+        note(line)
+
+
+@task(
+    help={
+        "yes": "Do not ask before dropping the database.",
+        "force": "Allow it on a non-local database (DATABASE_URL).",
+        "no_migrate": "Leave the re-created database empty (no upgrade to head).",
+    }
+)
+@reports_errors
+def reset(c: Context, yes: bool = False, force: bool = False, no_migrate: bool = False) -> None:
+    """Drop and re-create the database, then upgrade it to head (asks first)."""
+    from devdb import lifecycle
+    from devdb.console import note
+
+    applied = lifecycle.reset(resolved_settings(), yes=yes, force=force, migrate=not no_migrate)
+    if applied:
+        note(f"Upgraded to head: applied {', '.join(applied)}")
+
+
+@task(help={"check": "Exit 1 when anything is pending, unknown or unreachable (CI, app start)."})
+@reports_errors
+def status(c: Context, check: bool = False) -> None:
+    """Show container, versions, current and pending revisions, hypertables."""
+    from devdb import lifecycle
+
+    report = lifecycle.status(settings())
+    print_status(report)
+    if check and report.problems:
+        from devdb.errors import DevDbError
+
+        raise DevDbError(
+            "; ".join(report.problems),
+            "`invoke db.up` starts and upgrades the dev database; "
+            "`invoke db.upgrade` applies pending revisions",
+        )
+
+
+@task(
+    help={
+        "yes": "Do not ask when redoing the first revision (it drops every table).",
+        "force": "Allow that on a non-local database.",
+    }
+)
+@reports_errors
+def redo(c: Context, yes: bool = False, force: bool = False) -> None:
+    """Down one revision and up again (re-run the migration you are editing)."""
+    from devdb import lifecycle
+    from devdb.console import note
+
+    note(f"Redid {lifecycle.redo(resolved_settings(), yes=yes, force=force)}")
+
+
+@task(help={"message": "What the revision changes; becomes its docstring and file name."})
+@reports_errors
+def revision(c: Context, message: str) -> None:
+    """Write a new raw-SQL revision file after head (needs no database)."""
+    from devdb import lifecycle
+    from devdb.console import note
+
+    path = lifecycle.new_revision(settings(), message)
+    note(f"Wrote {path.relative_to(settings().project_root)}: fill in upgrade() and "
+         "downgrade() with op.execute(\"\"\"...\"\"\"), then `invoke db.upgrade`")
+
+
+@task(
+    help={
+        "follow": "Keep printing new lines until Ctrl-C.",
+        "tail": "How many of the last lines to show (0: all).",
+    }
+)
+@reports_errors
+def logs(c: Context, follow: bool = False, tail: int = 100) -> None:
+    """Print the dev database's server log."""
+    from devdb import lifecycle
+
+    lifecycle.logs(settings(), follow=follow, tail=tail)
+
+
+@task(help={"command": "Run one SQL command and exit instead of an interactive session."})
+@reports_errors
+def psql(c: Context, command: str = "") -> None:
+    """Open psql inside the dev container (no PostgreSQL client needed here)."""
+    from devdb import lifecycle
+
+    lifecycle.psql(settings(), command=command)
+
+
+def print_status(report: Status) -> None:
+    """One table for people; problems in red, each with what to do."""
+    from rich.console import Console
+    from rich.table import Table
+
+    def known(revision: str) -> str:
+        return (
+            f"[red]{revision} (no migration file knows it: branch switched?)[/]"
+            if revision in report.unknown_revisions
+            else revision
+        )
+
+    table = Table(show_header=False, title="Dev database", title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("container", report.container)
+    table.add_row("state", report.container_state)
+    table.add_row("image", report.image)
+    table.add_row("port", report.port)
+    table.add_row("url", report.url)
+    if report.reachable:
+        table.add_row("PostgreSQL", report.postgres_version)
+        table.add_row("TimescaleDB", report.timescaledb_version)
+        table.add_row(
+            "current revision",
+            ", ".join(known(r) for r in report.current) or "base (none applied)",
+        )
+        table.add_row(
+            "pending",
+            f"[yellow]{', '.join(report.pending)}[/]" if report.pending else "none",
+        )
+        table.add_row("head", ", ".join(report.head) or "-")
+        table.add_row(
+            f"hypertables ({len(report.hypertables)})",
+            ", ".join(report.hypertables) or "none",
+        )
+    else:
+        table.add_row("server", f"[red]not answering: {report.unreachable_reason}[/]")
+        table.add_row("head", ", ".join(report.head) or "-")
+    Console().print(table)
