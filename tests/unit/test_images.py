@@ -1,0 +1,89 @@
+"""The image table and the pure parts of the offline build."""
+
+from __future__ import annotations
+
+import pytest
+
+from devdb import images, labels
+from devdb.errors import DevDbError
+
+DPKG_STATUS = """\
+Package: postgresql-17
+Status: install ok installed
+Version: 17.12-0+deb13u1
+
+Package: postgresql-17-timescaledb
+Status: install ok installed
+Version: 2.19.3+dfsg-1
+
+Package: half-removed
+Status: deinstall ok config-files
+Version: 1.0-1
+"""
+
+
+def test_dpkg_versions_reads_installed_packages_only() -> None:
+    assert images.dpkg_versions(DPKG_STATUS) == {
+        "postgresql-17": "17.12-0+deb13u1",
+        "postgresql-17-timescaledb": "2.19.3+dfsg-1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("debian", "upstream"),
+    [
+        ("2.19.3+dfsg-1", "2.19.3"),
+        ("17.12-0+deb13u1", "17.12"),
+        ("1:2.0-3", "2.0"),
+        ("18.1", "18.1"),
+        ("2.31.0~rc1-1", "2.31.0"),
+    ],
+)
+def test_upstream_version(debian: str, upstream: str) -> None:
+    assert images.upstream_version(debian) == upstream
+
+
+def test_labels_carry_the_real_versions() -> None:
+    spec = images.image_spec("pg17-ts2.19")
+    result = images.image_labels(spec, images.dpkg_versions(DPKG_STATUS))
+    assert result[labels.POSTGRES_VERSION] == "17.12"
+    assert result[labels.TIMESCALEDB_VERSION] == "2.19.3"
+    assert "not the official image" in result["org.opencontainers.image.description"]
+
+
+def test_plain_postgres_is_labelled_without_timescaledb() -> None:
+    spec = images.image_spec("pg15-plain")
+    result = images.image_labels(spec, {"postgresql-15": "15.14-0+deb12u1"})
+    assert result[labels.TIMESCALEDB_VERSION] == "none"
+
+
+def test_table_has_unique_ids_one_reference_and_own_offline_names() -> None:
+    ids = [spec.id for spec in images.IMAGES]
+    assert len(ids) == len(set(ids))
+    assert [spec.id for spec in images.IMAGES if spec.reference] == ["pg17-ts2.19"]
+    for spec in images.IMAGES:
+        assert spec.offline != spec.official
+        assert spec.offline.startswith(images.OFFLINE_REPOSITORY + ":")
+        assert f"postgresql-{spec.postgres_major}" in spec.packages
+        has_timescaledb_package = any("timescaledb" in p for p in spec.packages)
+        assert has_timescaledb_package == (spec.timescaledb is not None)
+
+
+def test_postgres_18_keeps_data_under_a_version_directory() -> None:
+    pg18 = images.image_spec("pg18-ts2")
+    assert pg18.pgdata == "/var/lib/postgresql/18/docker"
+    assert pg18.volume_path == "/var/lib/postgresql"
+    pg17 = images.image_spec("pg17-ts2.19")
+    assert pg17.pgdata == pg17.volume_path == "/var/lib/postgresql/data"
+
+
+def test_unknown_image_names_the_known_ones() -> None:
+    with pytest.raises(DevDbError) as raised:
+        images.image_spec("pg99")
+    assert "pg17-ts2.19" in raised.value.tip
+
+
+def test_ref_by_source() -> None:
+    spec = images.reference_image()
+    assert spec.ref("official") == "timescale/timescaledb:2.19.3-pg17"
+    assert spec.ref("offline") == "stock-tracker-devdb/offline:pg17-ts2.19"
