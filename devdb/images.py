@@ -137,7 +137,7 @@ def pull(client: docker.DockerClient, ref: str) -> None:
             f"could not pull {ref}: {first_line(str(reason))}",
             "no registry answers here? Build the image offline: "
             "`invoke image.build`, then set DEVDB_IMAGE_SOURCE=offline "
-            "(or image_source = \"offline\" in devdb.local.toml)",
+            '(or image_source = "offline" in devdb.local.toml)',
         ) from None
 
 
@@ -267,7 +267,9 @@ def build(
 def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) -> str:
     """Build ``spec.offline`` from Debian packages; return its reference."""
     debootstrap = require_build_tools()
-    with tempfile.TemporaryDirectory(prefix=f"devdb-{spec.id}-", dir="/var/tmp") as work:
+    with tempfile.TemporaryDirectory(
+        prefix=f"devdb-{spec.id}-", dir="/var/tmp"
+    ) as work:
         context = Path(work)
         rootfs = context / "rootfs"
         command = [
@@ -278,14 +280,24 @@ def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) 
             str(rootfs),
             mirror,
         ]
-        with progress(f"Building root filesystem for {spec.id} (Debian {spec.suite})") as update:
+        with progress(
+            f"Building root filesystem for {spec.id} (Debian {spec.suite})"
+        ) as update:
             run_streaming(command, update, what=f"debootstrap {spec.suite}")
         versions = dpkg_versions((rootfs / "var/lib/dpkg/status").read_text())
         prune_rootfs(rootfs)
         (rootfs / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
         with progress(f"Building image {spec.offline}") as update:
             run_streaming(
-                ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(context / "rootfs.tar"), "."],
+                [
+                    "tar",
+                    "-C",
+                    str(rootfs),
+                    "--numeric-owner",
+                    "-cf",
+                    str(context / "rootfs.tar"),
+                    ".",
+                ],
                 update,
                 what="tar",
             )
@@ -357,7 +369,7 @@ def run_streaming(command: list[str], update, *, what: str) -> None:
         assert process.stdout is not None
         for line in process.stdout:
             line = line.rstrip()
-            tail = (tail + [line])[-15:]
+            tail = [*tail, line][-15:]
             update(line)
     if process.returncode != 0:
         raise DevDbError(

@@ -99,7 +99,9 @@ def connect(settings: Settings, database: str | None = None) -> Iterator[Connect
 UNKNOWN_REVISION = re.compile(r"Can't locate revision identified by '([^']*)'")
 
 
-def command_error(error: Exception, database_revisions: tuple[str, ...] = ()) -> DevDbError:
+def command_error(
+    error: Exception, database_revisions: tuple[str, ...] = ()
+) -> DevDbError:
     """Alembic's CommandError as ERROR + TIP (env.py's own carry a TIP line)."""
     text = str(error).strip()
     message, _, tip = text.partition("\nTIP: ")
@@ -165,7 +167,7 @@ def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
         if connection.in_transaction():
             connection.rollback()
         return database_revisions(connection)
-    except Exception:  # noqa: BLE001 - only used to word an error better
+    except Exception:  # only used to word an error better; never mask the first
         return ()
 
 
@@ -218,7 +220,9 @@ def history(settings: Settings) -> list[RevisionInfo]:
     return [
         RevisionInfo(
             revision=rev.revision,
-            down_revision=rev.down_revision if isinstance(rev.down_revision, str) else None,
+            down_revision=rev.down_revision
+            if isinstance(rev.down_revision, str)
+            else None,
             doc=(rev.doc or "").strip(),
             is_head=rev.revision in heads,
         )
@@ -272,7 +276,9 @@ def lands_on_base(settings: Settings, target: str) -> bool:
     return int(steps.group(1)) >= depth
 
 
-def downgrade_guarded(settings: Settings, target: str, *, yes: bool, force: bool) -> None:
+def downgrade_guarded(
+    settings: Settings, target: str, *, yes: bool, force: bool
+) -> None:
     """Downgrade; undoing every revision (dropping all tables) must be confirmed."""
     from devdb.safety import confirm_destructive
 

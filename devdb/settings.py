@@ -84,9 +84,7 @@ class Settings:
     def safe_url(self) -> str:
         """The URL for people to read: the password is never shown."""
         return (
-            self.url()
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=True)
+            self.url().set(drivername="postgresql").render_as_string(hide_password=True)
         )
 
     def with_port(self, port: int) -> Settings:

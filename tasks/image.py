@@ -20,14 +20,18 @@ def build(c: Context, image: str = "", force: bool = False) -> None:
 
     chosen = settings()
     client = containers.docker_client()
-    specs = images.IMAGES if image == "all" else (images.image_spec(image or chosen.image),)
+    specs = (
+        images.IMAGES if image == "all" else (images.image_spec(image or chosen.image),)
+    )
     for spec in specs:
         images.build(client, spec, force=force, mirror=chosen.debian_mirror)
 
 
 @task(default=True)
 @reports_errors
-def list(c: Context) -> None:  # noqa: A001 - `invoke image.list` reads best
+def list(
+    c: Context,
+) -> None:  # `invoke image.list` reads best; shadows nothing used here
     """Show the image table and which images are present here."""
     from rich.console import Console
     from rich.table import Table
@@ -35,7 +39,9 @@ def list(c: Context) -> None:  # noqa: A001 - `invoke image.list` reads best
     from devdb import containers, images
 
     client = containers.docker_client()
-    table = Table("id", "official", "offline build", "PostgreSQL", "TimescaleDB", "present here")
+    table = Table(
+        "id", "official", "offline build", "PostgreSQL", "TimescaleDB", "present here"
+    )
     for spec in images.IMAGES:
         present = [
             ref

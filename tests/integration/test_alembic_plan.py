@@ -22,7 +22,13 @@ from devdb.settings import PROJECT_ROOT
 
 BACKEND = PROJECT_ROOT / "backend"
 ALEMBIC = Path(sys.executable).parent / "alembic"
-HYPERTABLES = {"tick_data", "candles_1m", "foreign_flow", "index_snapshots", "derivatives"}
+HYPERTABLES = {
+    "tick_data",
+    "candles_1m",
+    "foreign_flow",
+    "index_snapshots",
+    "derivatives",
+}
 
 # (table, column) -> (type, NOT NULL, default), as the plan's SQL declares them.
 EXPECTED_COLUMNS = {
@@ -61,11 +67,11 @@ EXPECTED_COLUMNS = {
     ("derivatives", "open_interest"): ("bigint", True, "0"),
 }
 EXPECTED_INDEXES = {
-    "idx_tick_symbol_time": ("tick_data", "(symbol, \"timestamp\" DESC)"),
-    "idx_candles_symbol_time": ("candles_1m", "(symbol, \"timestamp\" DESC)"),
-    "idx_foreign_symbol_time": ("foreign_flow", "(symbol, \"timestamp\" DESC)"),
-    "idx_index_name_time": ("index_snapshots", "(index_name, \"timestamp\" DESC)"),
-    "idx_deriv_contract_time": ("derivatives", "(contract, \"timestamp\" DESC)"),
+    "idx_tick_symbol_time": ("tick_data", '(symbol, "timestamp" DESC)'),
+    "idx_candles_symbol_time": ("candles_1m", '(symbol, "timestamp" DESC)'),
+    "idx_foreign_symbol_time": ("foreign_flow", '(symbol, "timestamp" DESC)'),
+    "idx_index_name_time": ("index_snapshots", '(index_name, "timestamp" DESC)'),
+    "idx_deriv_contract_time": ("derivatives", '(contract, "timestamp" DESC)'),
 }
 
 
@@ -121,7 +127,9 @@ def test_history_lists_001_without_a_database() -> None:
     assert "<base> -> 001 (head), Create TimescaleDB hypertables." in result.stdout
 
 
-def test_upgrade_creates_the_plans_schema_and_downgrade_drops_it(fresh_database) -> None:
+def test_upgrade_creates_the_plans_schema_and_downgrade_drops_it(
+    fresh_database,
+) -> None:
     upgraded = alembic(fresh_database, "upgrade", "head")
     assert upgraded.returncode == 0, upgraded.stderr
     assert "Running upgrade  -> 001" in upgraded.stderr
@@ -151,8 +159,10 @@ def test_upgrade_creates_the_plans_schema_and_downgrade_drops_it(fresh_database)
         "SELECT indexname, tablename, indexdef FROM pg_indexes"
         " WHERE schemaname = 'public' AND indexname LIKE 'idx_%'",
     )
-    assert {name: (table, definition.split(" USING btree ")[1])
-            for name, table, definition in indexes} == EXPECTED_INDEXES
+    assert {
+        name: (table, definition.split(" USING btree ")[1])
+        for name, table, definition in indexes
+    } == EXPECTED_INDEXES
 
     downgraded = alembic(fresh_database, "downgrade", "base")
     assert downgraded.returncode == 0, downgraded.stderr
@@ -164,9 +174,13 @@ def test_upgrade_creates_the_plans_schema_and_downgrade_drops_it(fresh_database)
     assert hypertables(fresh_database) == dict.fromkeys(HYPERTABLES, "timestamp")
 
 
-def test_compose_init_path_is_adopted_by_stamp(fresh_database, init_path_database) -> None:
+def test_compose_init_path_is_adopted_by_stamp(
+    fresh_database, init_path_database
+) -> None:
     from_sql_file = dump_schema(
-        init_path_database.container, init_path_database.settings, include_revision=False
+        init_path_database.container,
+        init_path_database.settings,
+        include_revision=False,
     )
     assert alembic(fresh_database, "upgrade", "head").returncode == 0
     from_alembic = dump_schema(
@@ -183,7 +197,10 @@ def test_compose_init_path_is_adopted_by_stamp(fresh_database, init_path_databas
     upgraded = alembic(init_path_database, "upgrade", "head")
     assert upgraded.returncode == 0, upgraded.stderr
     assert "Running upgrade" not in upgraded.stderr
-    assert dump_schema(init_path_database.container, init_path_database.settings) == adopted
+    assert (
+        dump_schema(init_path_database.container, init_path_database.settings)
+        == adopted
+    )
 
 
 def copy_into(container, name: str, content: str) -> str:
@@ -209,9 +226,19 @@ def test_offline_sql_applied_with_psql_gives_the_same_schema(
     path = copy_into(fresh_database.container, "upgrade.sql", offline.stdout)
     code, _, stderr = exec_in(
         fresh_database.container,
-        ["psql", "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q",
-         "-U", fresh_database.settings.user, "-d", fresh_database.settings.database,
-         "-f", path],
+        [
+            "psql",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "--no-psqlrc",
+            "-q",
+            "-U",
+            fresh_database.settings.user,
+            "-d",
+            fresh_database.settings.database,
+            "-f",
+            path,
+        ],
         environment={"PGPASSWORD": fresh_database.settings.password},
     )
     assert code == 0, stderr
@@ -221,10 +248,14 @@ def test_offline_sql_applied_with_psql_gives_the_same_schema(
         fresh_database.container, fresh_database.settings, include_revision=False
     )
     reference = dump_schema(
-        init_path_database.container, init_path_database.settings, include_revision=False
+        init_path_database.container,
+        init_path_database.settings,
+        include_revision=False,
     )
     assert applied == reference
-    assert query(fresh_database, "SELECT version_num FROM alembic_version") == [("001",)]
+    assert query(fresh_database, "SELECT version_num FROM alembic_version") == [
+        ("001",)
+    ]
 
 
 @pytest.fixture
@@ -242,7 +273,9 @@ def test_plain_postgres_fails_with_one_clear_line(plain_postgres) -> None:
     password = plain_postgres.settings.password
     environment = {
         **os.environ,
-        "DATABASE_URL": plain_postgres.settings.url().render_as_string(hide_password=False),
+        "DATABASE_URL": plain_postgres.settings.url().render_as_string(
+            hide_password=False
+        ),
     }
     via_invoke = subprocess.run(
         [str(Path(sys.executable).parent / "invoke"), "db.upgrade"],

@@ -43,16 +43,31 @@ def free_port() -> int:
 def compose_database(docker_client, test_settings) -> Iterator:
     spec = reference_image()
     image_ref = ensure_image(
-        docker_client, spec, test_settings.image_source, mirror=test_settings.debian_mirror
+        docker_client,
+        spec,
+        test_settings.image_source,
+        mirror=test_settings.debian_mirror,
     )
     port = free_port()
-    environment = {**os.environ, "TIMESCALEDB_IMAGE": image_ref, "POSTGRES_PORT": str(port)}
-    compose = [*compose_command(), "-p", PROJECT_NAME, "-f", str(PROJECT_ROOT / "docker-compose.yml")]
+    environment = {
+        **os.environ,
+        "TIMESCALEDB_IMAGE": image_ref,
+        "POSTGRES_PORT": str(port),
+    }
+    compose = [
+        *compose_command(),
+        "-p",
+        PROJECT_NAME,
+        "-f",
+        str(PROJECT_ROOT / "docker-compose.yml"),
+    ]
     run = dict(env=environment, capture_output=True, text=True, timeout=180)
     try:
         started = subprocess.run([*compose, "up", "-d"], **run)
         assert started.returncode == 0, started.stderr
-        container_id = subprocess.run([*compose, "ps", "-q", "db"], **run).stdout.strip()
+        container_id = subprocess.run(
+            [*compose, "ps", "-q", "db"], **run
+        ).stdout.strip()
         container = docker_client.containers.get(container_id)
         yield container, port
     finally:
@@ -80,7 +95,10 @@ def test_compose_database_equals_alembic_head_and_is_adopted(
 
     # The compose file's credentials, on the port the test chose.
     compose_settings = replace(
-        fresh_database.settings, port=port, user="stock", password="stock",
+        fresh_database.settings,
+        port=port,
+        user="stock",
+        password="stock",
         database="stock_tracker",
     )
     migrations.upgrade(fresh_database.settings, "head")
@@ -93,4 +111,6 @@ def test_compose_database_equals_alembic_head_and_is_adopted(
     migrations.stamp(compose_settings, "head")
     assert migrations.current(compose_settings) == ("001",)
     migrations.upgrade(compose_settings, "head")
-    assert dump_schema(container, compose_settings, include_revision=False) == from_alembic
+    assert (
+        dump_schema(container, compose_settings, include_revision=False) == from_alembic
+    )
