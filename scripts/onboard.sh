@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Onboard a developer: from a clean clone to a migrated dev database, in one command.
+#
+#   scripts/onboard.sh
+#
+# Idempotent: every step first looks whether it is already done, and a second run
+# changes nothing and says so. It checks Python, Docker, disk and the port; makes
+# .venv at the repo root and installs the toolkit; installs debootstrap when the
+# image must be built offline (no registry) and we are root; then `invoke db.up`
+# gets the image (pull, or offline build), starts the database and migrates it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+STAMP="$VENV/.onboard-installed"
+MIN_FREE_GB=2
+CHANGED=()
+
+say()  { printf '\033[1m==>\033[0m %s\n' "$*"; }
+ok()   { printf '    ok: %s\n' "$*"; }
+fail() { printf 'ERROR: %s\nTIP: %s\n' "$1" "$2" >&2; exit 1; }
+
+# --- Python >= 3.11 ----------------------------------------------------------------
+say "Python"
+PYTHON=""
+for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        PYTHON="$(command -v "$candidate")"
+        break
+    fi
+done
+[[ -n "$PYTHON" ]] || fail "no Python 3.11 or newer found" \
+    "install it (sudo apt-get install python3.11 python3.11-venv, or pyenv/uv), then re-run"
+ok "$("$PYTHON" --version) at $PYTHON"
+
+# --- Docker daemon -----------------------------------------------------------------
+# The Python checks in `invoke doctor` run later too; this one fails before we spend
+# a minute installing packages on a machine that cannot run the database anyway.
+say "Docker"
+if command -v docker >/dev/null 2>&1; then
+    docker info >/dev/null 2>&1 || fail "the Docker daemon is not reachable (${DOCKER_HOST:-default socket})" \
+        "start Docker (sudo systemctl start docker), or point DOCKER_HOST at a running engine"
+    ok "daemon answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
+else
+    ok "no docker CLI; the daemon is checked through the Python SDK below"
+fi
+
+# --- disk --------------------------------------------------------------------------
+say "Disk"
+free_kb="$(df -Pk /var/tmp | awk 'NR == 2 { print $4 }')"
+(( free_kb >= MIN_FREE_GB * 1024 * 1024 )) || fail \
+    "only $((free_kb / 1024)) MB free under /var/tmp; ${MIN_FREE_GB} GB are needed" \
+    "free some space (docker system prune removes unused images and containers)"
+ok "$((free_kb / 1024 / 1024)) GB free under /var/tmp"
+
+# --- virtualenv and packages -------------------------------------------------------
+say "Virtualenv $VENV"
+if [[ -x "$VENV/bin/python" ]]; then
+    ok "exists"
+else
+    "$PYTHON" -m venv "$VENV" || fail "could not create $VENV" \
+        "install the venv module (sudo apt-get install python3-venv), then re-run"
+    CHANGED+=("created .venv")
+fi
+# Reinstall only when what we install from changed: a second run stays quiet and fast.
+wanted="$(cat requirements.txt backend/requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$wanted" ]]; then
+    ok "packages installed and up to date"
+else
+    say "Installing requirements.txt and the toolkit (-e .)"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r requirements.txt -e .
+    echo "$wanted" >"$STAMP"
+    CHANGED+=("installed packages")
+fi
+INVOKE="$VENV/bin/invoke"
+
+# --- debootstrap (offline image builds) --------------------------------------------
+# Only needed when the image is missing and no registry answers; `invoke doctor`
+# knows both, so ask it rather than guess here.
+say "Image prerequisites"
+needs_debootstrap="$("$VENV/bin/python" - <<'PY'
+from devdb import doctor
+from devdb.settings import load_settings
+try:
+    _, client = doctor.docker_check()
+    checks = doctor.image_checks(load_settings(), client)
+    print("yes" if any(c.name == "debootstrap" and not c.ok for c in checks) else "no")
+except Exception:  # doctor below explains what is wrong
+    print("no")
+PY
+)"
+if [[ "$needs_debootstrap" == "yes" && -z "$(command -v debootstrap || ls /usr/sbin/debootstrap 2>/dev/null)" ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "Installing debootstrap (no registry answers: the image is built offline)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+        CHANGED+=("installed debootstrap")
+    else
+        ok "debootstrap missing and not root: doctor below says what to do"
+    fi
+else
+    ok "nothing to install"
+fi
+
+# --- every check at once -----------------------------------------------------------
+say "invoke doctor"
+"$INVOKE" doctor || fail "a check failed (see the table above)" \
+    "apply the fix in each FAIL row, then re-run scripts/onboard.sh"
+
+# --- the database ------------------------------------------------------------------
+say "Dev database"
+if "$INVOKE" db.status --check >/dev/null 2>&1; then
+    ok "running and at head"
+else
+    "$INVOKE" db.up
+    CHANGED+=("started and migrated the dev database")
+fi
+
+URL="$("$VENV/bin/python" -c 'from devdb.lifecycle import resolve; from devdb.settings import load_settings; print(resolve(load_settings()).safe_url())')"
+cat <<MSG
+
+Connect:   $URL
+           (password: devdb.toml, or DEVDB_PASSWORD / devdb.local.toml)
+           $INVOKE db.psql        psql inside the container, no client needed
+Next:      source .venv/bin/activate
+           invoke --list           every task
+           invoke db.status        versions, revisions, hypertables
+           invoke db.revision -m "what changes"   a new migration
+           invoke db.down | db.up  stop and start (data kept)
+MSG
+if (( ${#CHANGED[@]} == 0 )); then
+    say "Nothing changed: everything was already in place."
+else
+    say "Done. Changed: $(IFS=';'; echo "${CHANGED[*]}" | sed 's/;/; /g')."
+fi
