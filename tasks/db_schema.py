@@ -1,1 +1,53 @@
 """db.*: the schema dump and the checks on it."""
+
+from __future__ import annotations
+
+from invoke import Context, task
+
+from tasks._support import reports_errors, settings
+
+
+@task(
+    iterable=["rehash"],
+    help={
+        "rehash": "Re-record the checksum of this revision (one not merged yet); "
+        "repeatable.",
+    },
+)
+@reports_errors
+def dump_schema(c: Context, rehash: list[str] | None = None) -> None:
+    """Dump the dev database's schema to db/schema.sql; record new revisions' checksums."""
+    from devdb import schema
+    from devdb.console import note
+
+    chosen = settings()
+    changed = schema.refresh_schema_file(chosen)
+    shown = chosen.schema_file.relative_to(chosen.project_root)
+    note(f"{shown} {'updated' if changed else 'unchanged'}")
+    sum_file = schema.sum_file_for(chosen)
+    recorded = schema.record_revisions(
+        schema.script_location_for(chosen), sum_file, rehash=rehash or ()
+    )
+    if recorded:
+        note(f"{sum_file.name}: recorded {', '.join(recorded)}")
+
+
+@task
+@reports_errors
+def check(c: Context) -> None:
+    """Fail when the migrations at head, the revision checksums and db/schema.sql disagree."""
+    from devdb import schema
+    from devdb.console import note
+
+    chosen = settings()
+    report = schema.check_contract(
+        chosen,
+        script_location=schema.script_location_for(chosen),
+        schema_file=chosen.schema_file,
+        sum_file=schema.sum_file_for(chosen),
+    )
+    error = report.error()
+    if error is not None:
+        print(report.render(), end="")
+        raise error
+    note(f"Schema contract holds: db/schema.sql matches head on {report.image}")
