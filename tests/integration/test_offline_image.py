@@ -1,0 +1,170 @@
+"""The offline images keep the official image's contract and say what they are."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from devdb import containers, images, labels, readiness
+from devdb.throwaway import throwaway_database
+
+# Runs inside the init server: records whether TCP answered while the init scripts
+# ran (it must not: the init server listens on the Unix socket only), and counts
+# how often the init scripts ran.
+INIT_PROBE = """\
+#!/bin/bash
+set -e
+if pg_isready -q -h 127.0.0.1 -p 5432; then tcp=yes; else tcp=no; fi
+if pg_isready -q; then socket=yes; else socket=no; fi
+psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" <<SQL
+CREATE TABLE init_runs (tcp_answered text, socket_answered text);
+INSERT INTO init_runs VALUES ('$tcp', '$socket');
+SQL
+"""
+
+
+def execute(settings, sql: str) -> None:
+    engine = create_engine(settings.url())
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def scalar(settings, sql: str):
+    engine = create_engine(settings.url())
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("image_id", [spec.id for spec in images.IMAGES])
+def test_labels_name_the_versions_the_server_reports(
+    image_id, docker_client, test_settings
+) -> None:
+    spec = images.image_spec(image_id)
+    with throwaway_database(spec, client=docker_client, settings=test_settings) as db:
+        image_labels = docker_client.images.get(db.image_ref).labels or {}
+        if db.image_ref != spec.offline:
+            pytest.fail(f"expected the offline build, got {db.image_ref}")
+        server_version = scalar(db.settings, "SHOW server_version").split()[0]
+        assert image_labels[labels.POSTGRES_VERSION] == server_version
+        assert server_version.startswith(f"{spec.postgres_major}.")
+        assert image_labels[labels.IMAGE_ID] == spec.id
+        if spec.timescaledb is None:
+            assert image_labels[labels.TIMESCALEDB_VERSION] == "none"
+            assert scalar(db.settings, "SHOW shared_preload_libraries") == ""
+            return
+        assert scalar(db.settings, "SHOW shared_preload_libraries") == "timescaledb"
+        assert scalar(db.settings, "SHOW timescaledb.telemetry_level") == "off"
+        execute(db.settings, "CREATE EXTENSION timescaledb")
+        extension_version = scalar(
+            db.settings,
+            "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'",
+        )
+        assert image_labels[labels.TIMESCALEDB_VERSION] == extension_version
+        assert extension_version.startswith(spec.timescaledb)
+
+
+def test_image_is_lean(docker_client, test_settings) -> None:
+    spec = images.reference_image()
+    image_ref = images.ensure_image(
+        docker_client, spec, "offline", mirror=test_settings.debian_mirror
+    )
+    output = docker_client.containers.run(
+        image_ref,
+        entrypoint=["/bin/sh", "-c"],
+        command=[
+            "ls /usr/share/doc /usr/share/man /usr/share/locale /var/cache/apt "
+            "/var/lib/apt/lists | grep -v ':$' | grep -c . || true"
+        ],
+        remove=True,
+    )
+    assert output.decode().strip() == "0"
+
+
+@pytest.fixture
+def init_probe_dir() -> Iterator[Path]:
+    # Not pytest's tmp_path: its parent is private to root, and the entrypoint
+    # reads the scripts as the postgres user.
+    directory = Path(tempfile.mkdtemp(prefix="devdb-init-probe-"))
+    directory.chmod(0o755)
+    script = directory / "probe.sh"
+    script.write_text(INIT_PROBE)
+    script.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory)
+
+
+@pytest.fixture
+def volume(docker_client) -> Iterator[str]:
+    name = f"devdb-test-init-{secrets.token_hex(4)}"
+    docker_client.volumes.create(name, labels={labels.PROJECT: labels.PROJECT_NAME})
+    yield name
+    docker_client.volumes.get(name).remove(force=True)
+
+
+def test_init_scripts_run_once_on_an_empty_directory_over_the_socket_only(
+    docker_client, test_settings, init_probe_dir, volume
+) -> None:
+    spec = images.reference_image()
+    image_ref = images.ensure_image(
+        docker_client, spec, "offline", mirror=test_settings.debian_mirror
+    )
+    password = secrets.token_urlsafe(12)
+    container = docker_client.containers.run(
+        image_ref,
+        detach=True,
+        environment={
+            "POSTGRES_USER": "probe",
+            "POSTGRES_PASSWORD": password,
+            "POSTGRES_DB": "probe_db",
+        },
+        labels={labels.PROJECT: labels.PROJECT_NAME, labels.ROLE: labels.ROLE_TEST},
+        ports={"5432/tcp": ("127.0.0.1", None)},
+        volumes={
+            volume: {"bind": spec.volume_path, "mode": "rw"},
+            str(init_probe_dir): {"bind": "/docker-entrypoint-initdb.d", "mode": "ro"},
+        },
+    )
+    try:
+        for _ in range(2):  # the second start finds a data directory: no init
+            port = containers.published_port(container)
+            readiness.wait_until_ready(
+                container,
+                port=port,
+                user="probe",
+                password=password,
+                database="probe_db",
+                timeout=60,
+            )
+            settings = replace(
+                test_settings,
+                user="probe",
+                password=password,
+                host="127.0.0.1",
+                port=port,
+                database="probe_db",
+            )
+            assert scalar(settings, "SELECT count(*) FROM init_runs") == 1
+            assert scalar(settings, "SELECT tcp_answered FROM init_runs") == "no"
+            assert scalar(settings, "SELECT socket_answered FROM init_runs") == "yes"
+            containers.stop(container)
+            container.start()
+            time.sleep(0.2)
+        logs = container.logs().decode()
+        assert logs.count("running /docker-entrypoint-initdb.d/probe.sh") == 1
+        assert password not in logs
+    finally:
+        containers.remove(container)
