@@ -1,0 +1,172 @@
+"""One matrix cell: the image named by DEVDB_TEST_IMAGE, in ONE throwaway container.
+
+Starting a database costs more than anything a test does in it, so the cell's
+container lives for the whole session and each test that needs a clean slate gets
+its own fresh database inside it (CREATE DATABASE takes milliseconds). The
+container is removed at the end even when tests fail (throwaway_database does).
+
+nox picks the test directories that apply to the row (see noxfile.py); a test
+that lands on the wrong row fails rather than skips.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import pytest
+
+from devdb.images import ImageSpec
+from devdb.settings import PROJECT_ROOT, Settings
+from devdb.throwaway import ThrowawayDatabase
+
+HYPERTABLES = frozenset(
+    {"tick_data", "candles_1m", "foreign_flow", "index_snapshots", "derivatives"}
+)
+CELL_KEY = pytest.StashKey[list[str]]()
+_database_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class CellDatabase:
+    """A database inside the cell's container: where to connect, and the container."""
+
+    cell: ThrowawayDatabase
+    settings: Settings
+
+    @property
+    def container(self):  # the container pg_dump runs in
+        return self.cell.container
+
+
+def describe_server(database: ThrowawayDatabase) -> list[str]:
+    """What the cell runs on: image, server version, TimescaleDB version."""
+    from sqlalchemy import text
+
+    from devdb.migrations import connect
+
+    with connect(database.settings) as connection:
+        version = connection.execute(text("SELECT version()")).scalar()
+        timescaledb = connection.execute(
+            text(
+                "SELECT default_version FROM pg_available_extensions"
+                " WHERE name = 'timescaledb'"
+            )
+        ).scalar()
+    return [
+        f"matrix cell {database.spec.id}: image {database.image_ref}",
+        f"  SELECT version(): {version}",
+        f"  timescaledb extversion: {timescaledb or 'not available'}"
+        + (" (installed by revision 001)" if timescaledb else ""),
+        f"  database ready after {database.ready_after_seconds:.1f} s",
+    ]
+
+
+def announce(config: pytest.Config, lines: list[str]) -> None:
+    """Print now (the start of the cell's log) and again in the summary."""
+    config.stash[CELL_KEY] = config.stash.get(CELL_KEY, []) + lines
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    # Fixtures run with output captured; the cell's versions belong in the live log.
+    with capture.global_and_fixture_disabled():
+        reporter.ensure_newline()
+        for line in lines:
+            reporter.write_line(line, bold=True)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    lines = config.stash.get(CELL_KEY, [])
+    if lines:
+        terminalreporter.section("matrix cell")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def cell_spec(reference_spec: ImageSpec) -> ImageSpec:
+    return reference_spec
+
+
+@pytest.fixture(scope="session")
+def cell(
+    request: pytest.FixtureRequest, docker_client, test_settings, cell_spec
+) -> Iterator[ThrowawayDatabase]:
+    """The cell's one container, announced with its versions."""
+    from devdb.throwaway import throwaway_database
+
+    with throwaway_database(
+        cell_spec, client=docker_client, settings=test_settings
+    ) as database:
+        announce(request.config, describe_server(database))
+        yield database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _announce_cell_first(cell: ThrowawayDatabase) -> None:
+    """Start (and print) the cell before the first test, whatever it needs."""
+
+
+def create_database(cell: ThrowawayDatabase, prefix: str = "cell") -> CellDatabase:
+    from sqlalchemy import text
+
+    from devdb.migrations import connect
+
+    name = f"{prefix}_{next(_database_numbers)}"
+    with connect(cell.settings, database="postgres") as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text(f'CREATE DATABASE "{name}"')
+        )
+    return CellDatabase(cell, replace(cell.settings, database=name))
+
+
+@pytest.fixture
+def empty_database(cell: ThrowawayDatabase) -> CellDatabase:
+    """A fresh, empty database in the cell's container, for one test."""
+    return create_database(cell, "empty")
+
+
+@pytest.fixture(scope="session")
+def head_database(cell: ThrowawayDatabase) -> CellDatabase:
+    """A database upgraded from empty to head once; tests only read it."""
+    from devdb import migrations
+
+    database = create_database(cell, "head")
+    migrations.upgrade(database.settings, "head")
+    return database
+
+
+@pytest.fixture(scope="session")
+def init_path_cell(docker_client, test_settings, cell_spec) -> Iterator[CellDatabase]:
+    """A second container initialised the docker-compose way: db/migrations/*.sql."""
+    from devdb.throwaway import throwaway_database
+
+    with throwaway_database(
+        cell_spec,
+        client=docker_client,
+        settings=test_settings,
+        init_sql_dir=str(PROJECT_ROOT / "db" / "migrations"),
+    ) as database:
+        yield CellDatabase(database, database.settings)
+
+
+# Which rows each test directory belongs to; nox runs only the matching ones.
+ROWS = {
+    "timescaledb": lambda spec: spec.timescaledb is not None,
+    "reference": lambda spec: spec.timescaledb is not None and spec.reference,
+    "plain": lambda spec: spec.timescaledb is None,
+}
+
+
+@pytest.fixture(autouse=True)
+def _test_belongs_to_row(request: pytest.FixtureRequest, cell_spec: ImageSpec) -> None:
+    """Fail (never skip) a test that runs on a row it does not belong to."""
+    group = request.node.path.parent.name
+    if group in ROWS and not ROWS[group](cell_spec):
+        pytest.fail(
+            f"tests/matrix/{group} does not apply to image {cell_spec.id}; run the "
+            "matrix through `nox -s migrations`, which picks each row's tests",
+            pytrace=False,
+        )

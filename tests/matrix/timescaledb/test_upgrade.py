@@ -1,0 +1,62 @@
+"""Empty -> head on this cell's image: the five hypertables, on `timestamp`."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from devdb import migrations
+from devdb.images import ImageSpec
+
+HYPERTABLES = {
+    "tick_data",
+    "candles_1m",
+    "foreign_flow",
+    "index_snapshots",
+    "derivatives",
+}
+
+
+def test_upgrade_from_empty_to_head_creates_the_five_hypertables(head_database) -> None:
+    with migrations.connect(head_database.settings) as connection:
+        hypertables = (
+            connection.execute(
+                text(
+                    "SELECT hypertable_name FROM timescaledb_information.hypertables"
+                    " WHERE hypertable_schema = 'public'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        dimensions = connection.execute(
+            text(
+                "SELECT hypertable_name, column_name, dimension_type"
+                "  FROM timescaledb_information.dimensions"
+                " WHERE hypertable_schema = 'public'"
+            )
+        ).all()
+    assert set(hypertables) == HYPERTABLES
+    assert {(table, column, kind.lower()) for table, column, kind in dimensions} == {
+        (table, "timestamp", "time") for table in HYPERTABLES
+    }
+
+
+def test_head_is_recorded_and_single(head_database) -> None:
+    heads = migrations.heads(head_database.settings)
+    assert len(heads) == 1, f"expected one head, found {heads}"
+    assert migrations.current(head_database.settings) == tuple(heads)
+
+
+def test_server_matches_the_image_table(head_database, cell_spec: ImageSpec) -> None:
+    with migrations.connect(head_database.settings) as connection:
+        major = connection.execute(
+            text("SELECT current_setting('server_version_num')::int / 10000")
+        ).scalar()
+        extversion = connection.execute(
+            text("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+        ).scalar()
+    assert major == cell_spec.postgres_major
+    assert cell_spec.timescaledb is not None
+    assert extversion and extversion.startswith(cell_spec.timescaledb), (
+        f"{cell_spec.id} should run TimescaleDB {cell_spec.timescaledb}*, got {extversion}"
+    )
