@@ -17,7 +17,7 @@ STAMP="$VENV/.onboard-installed"
 MIN_FREE_GB=2
 CHANGED=()
 
-say()  { printf '\033[1m==>\033[0m %s\n' "$*"; }
+say()  { if [[ -t 1 ]]; then printf '\033[1m==>\033[0m %s\n' "$*"; else printf '==> %s\n' "$*"; fi; }
 ok()   { printf '    ok: %s\n' "$*"; }
 fail() { printf 'ERROR: %s\nTIP: %s\n' "$1" "$2" >&2; exit 1; }
 
