@@ -35,20 +35,24 @@ MIGRATION_LOCK_KEY = 20260210
 LOCK_POLL_SECONDS = 0.2
 
 
-def database_url_from_environment() -> str | None:
-    """DATABASE_URL in the sync driver's form, or None when unset."""
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        return None
-    # The backend's asyncpg URL names a driver Alembic cannot use; psycopg2 is the
-    # default driver for a plain postgresql:// URL.
-    return url.replace("+asyncpg", "")
+def sync_driver_url(url: str) -> str:
+    """The URL with psycopg2 named as its driver.
+
+    The backend's ``+asyncpg`` cannot run Alembic, and for a bare ``postgresql://``
+    SQLAlchemy 2.1 picks psycopg 3, which is not installed: psycopg2-binary is.
+    """
+    url = url.strip()
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
 
 
-db_url = database_url_from_environment()
+db_url = os.environ.get("DATABASE_URL", "").strip()
 if db_url:
-    # ConfigParser treats % as interpolation; a percent-encoded password needs %%.
-    config.set_main_option("sqlalchemy.url", db_url.replace("%", "%%"))
+    # Override sqlalchemy.url from DATABASE_URL. ConfigParser treats % as
+    # interpolation, so a percent-encoded password needs %%.
+    config.set_main_option("sqlalchemy.url", sync_driver_url(db_url).replace("%", "%%"))
 
 
 def run_migrations_offline() -> None:
@@ -183,14 +187,31 @@ def run_migrations_online() -> None:
         run_migrations_with(connection)
         return
 
-    from sqlalchemy import engine_from_config, pool
+    from sqlalchemy import create_engine, pool
+    from sqlalchemy.exc import ArgumentError, OperationalError
 
-    connectable = engine_from_config(
-        config.get_section(config.config_ini_section, {}),
-        prefix="sqlalchemy.",
-        poolclass=pool.NullPool,
-    )
-    with connectable.connect() as connection:
+    try:
+        # The URL itself may hold a password: the messages describe it, never echo it.
+        connectable = create_engine(
+            sync_driver_url(config.get_main_option("sqlalchemy.url") or ""),
+            poolclass=pool.NullPool,
+        )
+        where = f"{connectable.url.host}:{connectable.url.port or 5432}"
+    except (ArgumentError, ValueError):
+        raise CommandError(
+            "the database URL (DATABASE_URL or sqlalchemy.url) cannot be parsed\n"
+            "TIP: use the form postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        ) from None
+    try:
+        connection = connectable.connect()
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()
+        raise CommandError(
+            f"could not connect to the database at {where}: "
+            f"{reason[0] if reason else 'no reason given'}\n"
+            "TIP: start the dev database with `invoke db.up`, or fix DATABASE_URL"
+        ) from None
+    with connection:
         run_migrations_with(connection)
 
 

@@ -75,12 +75,20 @@ EXPECTED_INDEXES = {
 }
 
 
-def alembic(database, *args: str) -> subprocess.CompletedProcess[str]:
+def plain_url(database, driver: str = "postgresql") -> str:
+    """The database's URL as the backend writes it: no driver, or asyncpg."""
+    return (
+        database.settings.url()
+        .set(drivername=driver)
+        .render_as_string(hide_password=False)
+    )
+
+
+def alembic(
+    database, *args: str, url: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """The plan's `./venv/bin/alembic ...`, from backend/, with DATABASE_URL set."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database.settings.url().render_as_string(hide_password=False),
-    }
+    environment = {**os.environ, "DATABASE_URL": url or plain_url(database)}
     return subprocess.run(
         [str(ALEMBIC), *args],
         cwd=BACKEND,
@@ -201,6 +209,30 @@ def test_compose_init_path_is_adopted_by_stamp(
         dump_schema(init_path_database.container, init_path_database.settings)
         == adopted
     )
+
+
+def test_asyncpg_url_works_and_cli_errors_are_one_line_without_password(
+    fresh_database,
+) -> None:
+    asyncpg = alembic(
+        fresh_database, "current", url=plain_url(fresh_database, "postgresql+asyncpg")
+    )
+    assert asyncpg.returncode == 0, asyncpg.stderr
+
+    secret = "s3cret-not-this-one"
+    wrong_password = plain_url(fresh_database).replace(
+        f":{fresh_database.settings.password}@", f":{secret}@"
+    )
+    for url, expected in (
+        (wrong_password, "password authentication failed"),
+        (f"postgresql://stock:{secret}@localhost:notaport/db", "cannot be parsed"),
+    ):
+        result = alembic(fresh_database, "upgrade", "head", url=url)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert expected in result.stdout
+        assert "Traceback" not in output
+        assert secret not in output
 
 
 def copy_into(container, name: str, content: str) -> str:
