@@ -98,7 +98,9 @@ def disk_paths(client: docker.DockerClient | None) -> list[Path]:
 def port_check(settings: Settings, client: docker.DockerClient | None) -> Check:
     """The configured port is free, or it is our own dev container that holds it."""
     if settings.url_from_environment:
-        return Check("Port", True, f"not needed: DATABASE_URL names {settings.safe_url()}")
+        return Check(
+            "Port", True, f"not needed: DATABASE_URL names {settings.safe_url()}"
+        )
     if settings.port == 0:
         return Check("Port", True, "0: db.up picks any free port")
     if containers.port_is_free(settings.port):
@@ -119,7 +121,7 @@ def port_check(settings: Settings, client: docker.DockerClient | None) -> Check:
         False,
         f"127.0.0.1:{settings.port} is used by another program",
         f"stop it (`ss -ltnp 'sport = :{settings.port}'` shows it), or use another "
-        'port: DEVDB_PORT=5433, or port = 5433 in devdb.local.toml (0: any free one)',
+        "port: DEVDB_PORT=5433, or port = 5433 in devdb.local.toml (0: any free one)",
     )
 
 
@@ -182,7 +184,11 @@ def image_checks(
             "Image",
             can_build,
             f"{spec.offline} is missing; "
-            + ("db.up builds it offline (~1 min)" if can_build else "it cannot be built here"),
+            + (
+                "db.up builds it offline (~1 min)"
+                if can_build
+                else "it cannot be built here"
+            ),
             "" if can_build else "see the debootstrap row",
         )
     )

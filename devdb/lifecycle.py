@@ -148,12 +148,84 @@ def up(
         timeout=settings.ready_timeout,
     )
     applied: tuple[str, ...] = ()
-    if migrate:
-        target = settings.with_port(port)
+    target = settings.with_port(port)
+    if migrate and not at_head_quickly(target):
         applied = tuple(migrations.pending(target, migrations.current(target)))
         if applied:
             migrations.upgrade(target, "head")
     return UpResult(container.id, created, started, port, waited, applied)
+
+
+def script_heads_quickly(versions_dir: Path) -> set[str] | None:
+    """The head revisions, read from the files' literals without importing Alembic.
+
+    Importing Alembic and SQLAlchemy costs about half a second, most of a warm
+    ``db.up``. Revision files assign ``revision`` and ``down_revision`` literals
+    (script.py.mako), so ``ast`` reads them; anything unusual returns None and the
+    caller asks Alembic instead.
+    """
+    import ast
+
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions_dir.glob("*.py"):
+        found: dict[str, object] = {}
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in tree.body:
+                target, value = None, None
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target, value = node.targets[0], node.value
+                elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                    target, value = node.target, node.value
+                if isinstance(target, ast.Name) and target.id in (
+                    "revision",
+                    "down_revision",
+                ):
+                    found[target.id] = ast.literal_eval(value)
+        except (SyntaxError, ValueError, OSError):
+            return None
+        revision, down = found.get("revision"), found.get("down_revision")
+        if not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple | list):
+            parents.update(str(d) for d in down)
+        elif down is not None:
+            return None
+    return revisions - parents or None
+
+
+def at_head_quickly(settings: Settings) -> bool:
+    """True when the database is certainly at head; False means "ask Alembic"."""
+    import psycopg2
+
+    heads = script_heads_quickly(settings.alembic_ini.parent / "alembic" / "versions")
+    if heads is None:
+        return False
+    try:
+        connection = psycopg2.connect(
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=settings.password,
+            dbname=settings.database,
+            connect_timeout=5,
+            application_name="devdb",
+        )
+    except psycopg2.Error:
+        return False
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version_num FROM alembic_version")
+            current = {row[0] for row in cursor.fetchall()}
+    except psycopg2.Error:
+        return False  # no alembic_version yet: a fresh database
+    finally:
+        connection.close()
+    return current == heads
 
 
 def wanted_config(
@@ -229,8 +301,10 @@ def destroy(
     except docker.errors.NotFound:
         volume = None
     if container is None and volume is None:
-        return [f"{settings.container_name} and {settings.volume_name} do not exist; "
-                "nothing to destroy"]
+        return [
+            f"{settings.container_name} and {settings.volume_name} do not exist; "
+            "nothing to destroy"
+        ]
     if volume is not None and volume.attrs.get("Labels", {}).get(labels.PROJECT) != (
         labels.PROJECT_NAME
     ):
@@ -305,7 +379,9 @@ def reset(
                 "the user needs the CREATEDB privilege (the dev container's user has "
                 "it); `invoke db.destroy --yes` then `invoke db.up` also starts afresh",
             ) from None
-    note(f"Re-created the empty database '{settings.database}' at {settings.safe_url()}")
+    note(
+        f"Re-created the empty database '{settings.database}' at {settings.safe_url()}"
+    )
     if not migrate:
         return ()
     applied = tuple(migrations.pending(settings, ()))
@@ -348,7 +424,9 @@ class Status:
                 + ", which no migration file here knows"
             )
         if self.pending:
-            found.append(f"{len(self.pending)} revision(s) pending: {', '.join(self.pending)}")
+            found.append(
+                f"{len(self.pending)} revision(s) pending: {', '.join(self.pending)}"
+            )
         return found
 
 
@@ -397,9 +475,9 @@ def fill_from_server(settings: Settings, report: Status) -> None:
 
     with migrations.connect(settings) as connection:
         report.reachable = True
-        report.postgres_version = connection.execute(
-            text("SHOW server_version")
-        ).scalar_one().split()[0]
+        report.postgres_version = (
+            connection.execute(text("SHOW server_version")).scalar_one().split()[0]
+        )
         timescaledb = connection.execute(
             text(
                 "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
@@ -541,10 +619,16 @@ def psql_invocation(
     if tty:
         argv.append("-t")
     argv += [
-        "-e", "PGPASSWORD",
-        "-u", "postgres",
+        "-e",
+        "PGPASSWORD",
+        "-u",
+        "postgres",
         container_name,
-        "psql", "-U", settings.user, "-d", settings.database,
+        "psql",
+        "-U",
+        settings.user,
+        "-d",
+        settings.database,
     ]
     if command:
         argv += ["-v", "ON_ERROR_STOP=1", "-c", command]
@@ -568,7 +652,10 @@ def psql(settings: Settings, *, command: str = "") -> None:
             "install the docker CLI (package docker-ce-cli or docker.io)",
         )
     argv, environment = psql_invocation(
-        settings, container.name, command=command, tty=sys.stdin.isatty(),
+        settings,
+        container.name,
+        command=command,
+        tty=sys.stdin.isatty(),
         docker_cli=docker_cli,
     )
     sys.stdout.flush()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from invoke import Context, task
-
 from typing import TYPE_CHECKING
+
+from invoke import Context, task
 
 from tasks._support import reports_errors, resolved_settings, settings
 
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     }
 )
 @reports_errors
-def up(c: Context, no_migrate: bool = False, recreate: bool = False, port: int = -1) -> None:
+def up(
+    c: Context, no_migrate: bool = False, recreate: bool = False, port: int = -1
+) -> None:
     """Start (or reuse) the dev database, wait until it answers, upgrade to head."""
     from devdb import lifecycle
     from devdb.console import note
@@ -29,7 +31,13 @@ def up(c: Context, no_migrate: bool = False, recreate: bool = False, port: int =
     if port >= 0:
         chosen = chosen.with_port(port)
     result = lifecycle.up(chosen, migrate=not no_migrate, recreate=recreate)
-    state = "created" if result.created else "started" if result.started else "already running"
+    state = (
+        "created"
+        if result.created
+        else "started"
+        if result.started
+        else "already running"
+    )
     migrated = (
         "migrations not run (--no-migrate)"
         if no_migrate
@@ -70,7 +78,11 @@ def upgrade(c: Context, revision: str = "head", sql: bool = False) -> None:
 )
 @reports_errors
 def downgrade(
-    c: Context, revision: str = "", steps: int = 0, yes: bool = False, force: bool = False
+    c: Context,
+    revision: str = "",
+    steps: int = 0,
+    yes: bool = False,
+    force: bool = False,
 ) -> None:
     """Downgrade the database to a revision, or by a number of steps."""
     from devdb import migrations
@@ -149,17 +161,25 @@ def destroy(c: Context, yes: bool = False, force: bool = False) -> None:
     }
 )
 @reports_errors
-def reset(c: Context, yes: bool = False, force: bool = False, no_migrate: bool = False) -> None:
+def reset(
+    c: Context, yes: bool = False, force: bool = False, no_migrate: bool = False
+) -> None:
     """Drop and re-create the database, then upgrade it to head (asks first)."""
     from devdb import lifecycle
     from devdb.console import note
 
-    applied = lifecycle.reset(resolved_settings(), yes=yes, force=force, migrate=not no_migrate)
+    applied = lifecycle.reset(
+        resolved_settings(), yes=yes, force=force, migrate=not no_migrate
+    )
     if applied:
         note(f"Upgraded to head: applied {', '.join(applied)}")
 
 
-@task(help={"check": "Exit 1 when anything is pending, unknown or unreachable (CI, app start)."})
+@task(
+    help={
+        "check": "Exit 1 when anything is pending, unknown or unreachable (CI, app start)."
+    }
+)
 @reports_errors
 def status(c: Context, check: bool = False) -> None:
     """Show container, versions, current and pending revisions, hypertables."""
@@ -192,7 +212,9 @@ def redo(c: Context, yes: bool = False, force: bool = False) -> None:
     note(f"Redid {lifecycle.redo(resolved_settings(), yes=yes, force=force)}")
 
 
-@task(help={"message": "What the revision changes; becomes its docstring and file name."})
+@task(
+    help={"message": "What the revision changes; becomes its docstring and file name."}
+)
 @reports_errors
 def revision(c: Context, message: str) -> None:
     """Write a new raw-SQL revision file after head (needs no database)."""
@@ -200,8 +222,10 @@ def revision(c: Context, message: str) -> None:
     from devdb.console import note
 
     path = lifecycle.new_revision(settings(), message)
-    note(f"Wrote {path.relative_to(settings().project_root)}: fill in upgrade() and "
-         "downgrade() with op.execute(\"\"\"...\"\"\"), then `invoke db.upgrade`")
+    note(
+        f"Wrote {path.relative_to(settings().project_root)}: fill in upgrade() and "
+        'downgrade() with op.execute("""..."""), then `invoke db.upgrade`'
+    )
 
 
 @task(
@@ -218,7 +242,9 @@ def logs(c: Context, follow: bool = False, tail: int = 100) -> None:
     lifecycle.logs(settings(), follow=follow, tail=tail)
 
 
-@task(help={"command": "Run one SQL command and exit instead of an interactive session."})
+@task(
+    help={"command": "Run one SQL command and exit instead of an interactive session."}
+)
 @reports_errors
 def psql(c: Context, command: str = "") -> None:
     """Open psql inside the dev container (no PostgreSQL client needed here)."""
