@@ -511,6 +511,16 @@ class SumEntry(NamedTuple):
         return f"{self.revision} sha256:{self.digest} {self.path}"
 
 
+def shown(path: Path) -> str:
+    """A path as people type it: relative to the project when inside it."""
+    from devdb.settings import PROJECT_ROOT
+
+    try:
+        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def sum_file_for(settings: Settings) -> Path:
     return settings.project_root / "db" / "alembic.sum"
 
@@ -628,41 +638,47 @@ class Problem:
 
 
 def checksum_problems(
-    recorded: Sequence[SumEntry], current: Sequence[SumEntry], sum_name: str
+    recorded: Sequence[SumEntry],
+    current: Sequence[SumEntry],
+    *,
+    sum_file: Path,
+    script_location: Path,
 ) -> list[Problem]:
     """Released revisions that changed or vanished, and revisions not yet listed."""
     now = {entry.revision: entry for entry in current}
+    listed_in = shown(sum_file)
     problems: list[Problem] = []
     for entry in recorded:
         found = now.get(entry.revision)
         if found is None:
             problems.append(
                 Problem(
-                    f"revision {entry.revision} is listed in {sum_name} "
+                    f"revision {entry.revision} is listed in {listed_in} "
                     f"({entry.path}) but no revision file defines it any more",
                     "restore the released revision file; never delete a released "
                     "revision",
                 )
             )
         elif found.digest != entry.digest:
+            path = shown(script_location / found.path)
             problems.append(
                 Problem(
-                    f"released revision {entry.revision} changed ({found.path}): "
-                    f"checksum mismatch, {sum_name} records sha256:{entry.digest[:12]}…, "
-                    f"the file now has sha256:{found.digest[:12]}…",
-                    f"revert {found.path} (`git checkout -- {found.path}`) and put the "
-                    "change in a new revision; if it was never merged, "
-                    f"`invoke db.dump-schema --rehash {entry.revision}`",
+                    f"released revision {entry.revision} changed ({path}): checksum "
+                    f"mismatch, {listed_in} records sha256:{entry.digest[:12]}…, "
+                    f"the file has sha256:{found.digest[:12]}…",
+                    f"revert it (`git checkout -- {path}`) and make the change in a "
+                    "new revision (only a revision never merged may be edited: "
+                    f"then `invoke db.dump-schema --rehash {entry.revision}`)",
                 )
             )
     listed = {entry.revision for entry in recorded}
     for entry in current:
         if entry.revision not in listed:
+            path = shown(script_location / entry.path)
             problems.append(
                 Problem(
-                    f"revision {entry.revision} ({entry.path}) is not listed in "
-                    f"{sum_name}",
-                    f"run `invoke db.dump-schema` to record it, and commit {sum_name}",
+                    f"revision {entry.revision} ({path}) is not listed in {listed_in}",
+                    f"`invoke db.dump-schema` records it; commit {listed_in}",
                 )
             )
     return problems
@@ -739,6 +755,10 @@ def upgrade_to_head(settings: Settings, script_location: Path) -> None:
             raise migrations.migration_failed(error) from None
 
 
+class MigrationFailed(DevDbError):
+    """Upgrading the throwaway database failed: a finding, not a broken tool."""
+
+
 def schema_at_head(
     spec: ImageSpec,
     settings: Settings,
@@ -749,7 +769,10 @@ def schema_at_head(
     from devdb.throwaway import throwaway_database
 
     with throwaway_database(spec, client=client, settings=settings) as database:
-        upgrade_to_head(database.settings, script_location)
+        try:
+            upgrade_to_head(database.settings, script_location)
+        except DevDbError as error:
+            raise MigrationFailed(error.message, error.tip) from None
         return dump_schema(database.container, database.settings)
 
 
@@ -788,18 +811,19 @@ def check_contract(
     spec = spec or reference_image()
     heads = head_problems(script_location)
     problems = heads + checksum_problems(
-        read_sum(sum_file), current_entries(script_location), sum_file.name
+        read_sum(sum_file),
+        current_entries(script_location),
+        sum_file=sum_file,
+        script_location=script_location,
     )
     if heads:
         return ContractReport(spec.id, tuple(problems))
 
-    committed_name = schema_file.name
+    committed_name = shown(schema_file)
     note(f"Upgrading a throwaway {spec.id} database to head, then dumping it")
     try:
         produced = schema_at_head(spec, settings, script_location, client)
-    except DevDbError as error:
-        if error.message.startswith("the Docker daemon"):
-            raise
+    except MigrationFailed as error:
         problems.append(
             Problem(f"upgrading to head failed: {error.message}", error.tip)
         )
@@ -807,7 +831,7 @@ def check_contract(
     if not schema_file.is_file():
         problems.append(
             Problem(
-                f"{schema_file} does not exist",
+                f"{committed_name} does not exist",
                 "run `invoke db.dump-schema` and commit the file",
             )
         )
@@ -822,8 +846,8 @@ def check_contract(
             Problem(
                 f"the migrations at head do not produce the committed {committed_name} "
                 "(diff above: - committed, + produced)",
-                "if the change is intended: `invoke db.upgrade`, `invoke db.dump-schema`, "
-                f"and commit {committed_name}",
+                "a schema change belongs in a new revision: `invoke db.upgrade`, "
+                f"`invoke db.dump-schema`, then commit {committed_name} with it",
             )
         )
     return ContractReport(spec.id, tuple(problems), diff)

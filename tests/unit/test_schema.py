@@ -324,6 +324,15 @@ def script(tmp_path: Path) -> Path:
     return location
 
 
+def problems_of(script: Path, sum_file: Path) -> list[schema.Problem]:
+    return schema.checksum_problems(
+        schema.read_sum(sum_file),
+        schema.current_entries(script),
+        sum_file=sum_file,
+        script_location=script,
+    )
+
+
 def test_record_lists_every_revision_oldest_first(script: Path, tmp_path: Path) -> None:
     sum_file = tmp_path / "alembic.sum"
     assert schema.record_revisions(script, sum_file) == ["001", "002"]
@@ -353,8 +362,7 @@ def test_rehash_re_records_on_purpose(script: Path, tmp_path: Path) -> None:
     schema.record_revisions(script, sum_file)
     write_revision(script, "002", "001", doc="still a draft")
     assert schema.record_revisions(script, sum_file, rehash=["002"]) == ["002"]
-    recorded = schema.read_sum(sum_file)
-    assert not schema.checksum_problems(recorded, schema.current_entries(script), "s")
+    assert problems_of(script, sum_file) == []
     with pytest.raises(DevDbError, match="cannot rehash 999"):
         schema.record_revisions(script, sum_file, rehash=["999"])
 
@@ -362,21 +370,25 @@ def test_rehash_re_records_on_purpose(script: Path, tmp_path: Path) -> None:
 def test_checksum_problems_name_the_change(script: Path, tmp_path: Path) -> None:
     sum_file = tmp_path / "alembic.sum"
     schema.record_revisions(script, sum_file)
-    recorded = schema.read_sum(sum_file)
     write_revision(script, "001", None, doc="edited after release")
     (script / "versions" / "002_rev.py").unlink()
     write_revision(script, "003", "001")
 
-    problems = schema.checksum_problems(
-        recorded, schema.current_entries(script), "alembic.sum"
-    )
+    problems = problems_of(script, sum_file)
     messages = [problem.message for problem in problems]
     assert len(messages) == 3, messages
-    assert messages[0].startswith("released revision 001 changed (versions/001_rev.py)")
-    assert "checksum mismatch" in messages[0]
-    assert "revision 002 is listed in alembic.sum" in messages[1]
-    assert "revision 003 (versions/003_rev.py) is not listed" in messages[2]
-    assert "git checkout -- versions/001_rev.py" in problems[0].tip
+    assert messages[0].startswith(
+        f"released revision 001 changed ({script}/versions/001_rev.py): "
+        f"checksum mismatch, {sum_file} records sha256:"
+    )
+    assert messages[1] == (
+        f"revision 002 is listed in {sum_file} (versions/002_rev.py) but no "
+        "revision file defines it any more"
+    )
+    assert messages[2] == (
+        f"revision 003 ({script}/versions/003_rev.py) is not listed in {sum_file}"
+    )
+    assert f"git checkout -- {script}/versions/001_rev.py" in problems[0].tip
 
 
 def test_line_endings_are_not_a_change(tmp_path: Path) -> None:
@@ -394,11 +406,9 @@ def test_sum_lines_round_trip_and_bad_lines_are_explained() -> None:
 
 
 def test_the_committed_sum_file_matches_the_revisions() -> None:
-    script_location = PROJECT_ROOT / "backend" / "alembic"
-    recorded = schema.read_sum(PROJECT_ROOT / "db" / "alembic.sum")
-    assert recorded, "db/alembic.sum lists no revision"
-    current = schema.current_entries(script_location)
-    assert schema.checksum_problems(recorded, current, "alembic.sum") == []
+    sum_file = PROJECT_ROOT / "db" / "alembic.sum"
+    assert schema.read_sum(sum_file), "db/alembic.sum lists no revision"
+    assert problems_of(PROJECT_ROOT / "backend" / "alembic", sum_file) == []
 
 
 def test_two_heads_are_a_problem(script: Path) -> None:
