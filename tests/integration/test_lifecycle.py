@@ -1,0 +1,231 @@
+"""The dev-database lifecycle through the `invoke` CLI, on real containers.
+
+Each test gets its own container name and a free port (never the developer's
+`stock-tracker-db`), and removes the container and its volume afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devdb.settings import PROJECT_ROOT
+
+INVOKE = [sys.executable, "-m", "invoke"]
+
+
+def base_environment(**overrides: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environ.setdefault("DEVDB_IMAGE_SOURCE", "offline")
+    environ.setdefault("DEVDB_READY_TIMEOUT", "90")
+    environ["PYTHONUNBUFFERED"] = "1"
+    environ.update(overrides)
+    return environ
+
+
+def run_invoke(
+    *args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*INVOKE, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,  # no terminal: destructive tasks must not hang
+    )
+
+
+def remove_container_and_volume(client, name: str) -> None:
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(name).remove(force=True, v=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        client.volumes.get(f"{name}-data").remove(force=True)
+
+
+@pytest.fixture
+def dev_env(docker_client) -> Iterator[dict[str, str]]:
+    """Environment for an own dev container on a random free port; removed after."""
+    name = f"stock-tracker-db-it-{secrets.token_hex(4)}"
+    yield base_environment(DEVDB_CONTAINER_NAME=name, DEVDB_PORT="0")
+    remove_container_and_volume(docker_client, name)
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
+    return result
+
+
+def sql(env: dict[str, str], statement: str) -> str:
+    """Run SQL through `invoke db.psql -c` (psql inside the container)."""
+    return ok(run_invoke("db.psql", "-c", statement, env=env)).stdout
+
+
+def test_up_twice_is_one_container_on_localhost_only(docker_client, dev_env):
+    first = ok(run_invoke("db.up", env=dev_env))
+    assert "created" in first.stderr and "applied 001" in first.stderr
+    container = docker_client.containers.get(dev_env["DEVDB_CONTAINER_NAME"])
+    second = ok(run_invoke("db.up", env=dev_env))
+    assert "already running" in second.stderr and "already at head" in second.stderr
+    again = docker_client.containers.get(dev_env["DEVDB_CONTAINER_NAME"])
+    assert again.id == container.id
+    same_name = docker_client.containers.list(
+        all=True, filters={"name": dev_env["DEVDB_CONTAINER_NAME"]}
+    )
+    assert len(same_name) == 1
+    bindings = [
+        binding
+        for port_bindings in again.attrs["NetworkSettings"]["Ports"].values()
+        for binding in port_bindings or []
+    ]
+    assert bindings and all(b["HostIp"] == "127.0.0.1" for b in bindings)
+    host_config = again.attrs["HostConfig"]["PortBindings"]
+    assert all(b["HostIp"] == "127.0.0.1" for v in host_config.values() for b in v)
+
+
+def test_down_then_up_keeps_rows(docker_client, dev_env):
+    ok(run_invoke("db.up", env=dev_env))
+    sql(
+        dev_env,
+        "INSERT INTO tick_data VALUES ('KEEP', now(), 1.5, 10, 'buy', NULL, NULL)",
+    )
+    down = ok(run_invoke("db.down", env=dev_env))
+    assert "Stopped" in down.stderr
+    container = docker_client.containers.get(dev_env["DEVDB_CONTAINER_NAME"])
+    assert container.status == "exited"
+    status = run_invoke("db.status", "--check", env=dev_env)
+    assert status.returncode == 1 and "exited" in status.stdout
+    ok(run_invoke("db.up", env=dev_env))
+    assert "KEEP" in sql(dev_env, "SELECT symbol FROM tick_data")
+
+
+def test_destroy_asks_then_removes_container_and_volume(docker_client, dev_env):
+    import docker.errors
+
+    name = dev_env["DEVDB_CONTAINER_NAME"]
+    ok(run_invoke("db.up", "--no-migrate", env=dev_env))
+    refused = run_invoke("db.destroy", env=dev_env)  # no terminal, no --yes
+    assert refused.returncode == 1
+    assert (
+        "ERROR: refusing" in refused.stderr
+        and "TIP: run again with --yes" in refused.stderr
+    )
+    docker_client.containers.get(name)  # still there
+    ok(run_invoke("db.destroy", "--yes", env=dev_env))
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(name)
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(f"{name}-data")
+    again = ok(run_invoke("db.destroy", "--yes", env=dev_env))
+    assert "nothing to destroy" in again.stderr
+
+
+def test_reset_drops_rows_and_returns_to_head(dev_env):
+    ok(run_invoke("db.up", env=dev_env))
+    sql(
+        dev_env,
+        "INSERT INTO tick_data VALUES ('GONE', now(), 1.5, 10, 'buy', NULL, NULL)",
+    )
+    # A session left open in the database must not block the drop (WITH (FORCE)).
+    assert run_invoke("db.reset", env=dev_env).returncode == 1  # asks; no terminal
+    reset = ok(run_invoke("db.reset", "--yes", env=dev_env))
+    assert "applied 001" in reset.stderr
+    assert "(0 rows)" in sql(dev_env, "SELECT symbol FROM tick_data")
+    ok(run_invoke("db.status", "--check", env=dev_env))
+
+
+def test_status_shows_versions_pending_and_unknown_revisions(dev_env):
+    ok(run_invoke("db.up", env=dev_env))
+    status = ok(run_invoke("db.status", "--check", env=dev_env)).stdout
+    for expected in ("running", "127.0.0.1:", "17.", "2.19", "001", "tick_data", "(5)"):
+        assert expected in status
+    assert "stock:***@" in status
+
+    ok(run_invoke("db.downgrade", "--steps", "1", "--yes", env=dev_env))
+    pending = run_invoke("db.status", "--check", env=dev_env)
+    assert pending.returncode == 1
+    assert "pending: 001" in pending.stderr and pending.stderr.count("TIP:") == 1
+
+    ok(run_invoke("db.upgrade", env=dev_env))
+    sql(dev_env, "UPDATE alembic_version SET version_num = 'f00dfeed'")
+    unknown = run_invoke("db.status", "--check", env=dev_env)
+    assert unknown.returncode == 1
+    assert "no migration file knows it" in unknown.stdout
+    assert "f00dfeed" in unknown.stderr
+
+
+def test_redo_runs_the_last_revision_down_and_up(dev_env):
+    ok(run_invoke("db.up", env=dev_env))
+    sql(
+        dev_env,
+        "INSERT INTO tick_data VALUES ('REDO', now(), 1.5, 10, 'buy', NULL, NULL)",
+    )
+    assert run_invoke("db.redo", env=dev_env).returncode == 1  # 001 drops every table
+    assert "Redid 001" in ok(run_invoke("db.redo", "--yes", env=dev_env)).stderr
+    assert "(0 rows)" in sql(dev_env, "SELECT symbol FROM tick_data")
+    ok(run_invoke("db.status", "--check", env=dev_env))
+
+
+def test_port_drift_warns_and_says_how_to_recreate(dev_env):
+    import socket
+
+    def free_port() -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return str(probe.getsockname()[1])
+
+    fixed = {**dev_env, "DEVDB_PORT": free_port()}
+    ok(run_invoke("db.up", "--no-migrate", env=fixed))
+    moved = {**dev_env, "DEVDB_PORT": free_port()}
+    result = ok(run_invoke("db.up", "--no-migrate", env=moved))
+    assert "WARNING:" in result.stderr and "--recreate" in result.stderr
+    recreated = ok(run_invoke("db.up", "--no-migrate", "--recreate", env=moved))
+    assert f"localhost:{moved['DEVDB_PORT']}/" in recreated.stderr
+
+
+def test_logs_and_psql(dev_env):
+    ok(run_invoke("db.up", "--no-migrate", env=dev_env))
+    logs = ok(run_invoke("db.logs", "--tail", "20", env=dev_env))
+    assert "database system is ready to accept connections" in logs.stdout
+    assert "42" in sql(dev_env, "SELECT 42")
+    failing = run_invoke("db.psql", "-c", "SELECT * FROM no_such_table", env=dev_env)
+    assert failing.returncode != 0 and "no_such_table" in failing.stderr
+
+
+def test_onboard_twice_on_a_clean_clone(docker_client, dev_env, tmp_path):
+    """A clean clone ends with a migrated database; a second run changes nothing."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(PROJECT_ROOT), str(clone)], check=True)
+    script = clone / "scripts" / "onboard.sh"
+
+    def onboard() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(script)],
+            cwd=clone,
+            env=dev_env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            stdin=subprocess.DEVNULL,
+        )
+
+    first = onboard()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "applied 001" in first.stderr and "Changed:" in first.stdout
+    second = onboard()
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Nothing changed" in second.stdout
+    status = run_invoke("db.status", "--check", env=dev_env, cwd=clone)
+    assert status.returncode == 0, status.stdout + status.stderr
