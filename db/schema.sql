@@ -75,16 +75,6 @@ CREATE INDEX index_snapshots_timestamp_idx ON public.index_snapshots USING btree
 
 CREATE INDEX tick_data_timestamp_idx ON public.tick_data USING btree ("timestamp" DESC);
 
-CREATE TRIGGER ts_insert_blocker BEFORE INSERT ON public.candles_1m FOR EACH ROW EXECUTE FUNCTION _timescaledb_functions.insert_blocker();
-
-CREATE TRIGGER ts_insert_blocker BEFORE INSERT ON public.derivatives FOR EACH ROW EXECUTE FUNCTION _timescaledb_functions.insert_blocker();
-
-CREATE TRIGGER ts_insert_blocker BEFORE INSERT ON public.foreign_flow FOR EACH ROW EXECUTE FUNCTION _timescaledb_functions.insert_blocker();
-
-CREATE TRIGGER ts_insert_blocker BEFORE INSERT ON public.index_snapshots FOR EACH ROW EXECUTE FUNCTION _timescaledb_functions.insert_blocker();
-
-CREATE TRIGGER ts_insert_blocker BEFORE INSERT ON public.tick_data FOR EACH ROW EXECUTE FUNCTION _timescaledb_functions.insert_blocker();
-
 -- TimescaleDB manifest (a schema-only dump does not record these)
 -- hypertable public.candles_1m
 --   dimension 1: timestamp (timestamp with time zone), time, chunk interval 7 days

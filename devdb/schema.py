@@ -5,7 +5,8 @@ the server (a host pg_dump refuses a newer server). Its output is normalised: th
 banner and the "-- Name: ...; Type: ..." comment blocks go (they repeat the SQL under
 them), and so do `\\restrict` keys (random since 17.6), session SETs, and the
 extension's comment (it names the build's licence, which differs between the official
-and the offline Apache builds). A schema-only dump does not say which tables are
+and the offline Apache builds), and TimescaleDB's internal insert-blocker triggers
+(gone in newer versions). A schema-only dump does not say which tables are
 hypertables, so a manifest follows the SQL: hypertables and their dimensions, then
 compression settings, user jobs (policies) and continuous aggregates when there are
 any, then the Alembic revision. ``db/schema.sql`` holds the dump at head, committed.
@@ -76,6 +77,11 @@ DROPPED_LINE = re.compile(
     r"|SET \w+ = .*;"  # session settings for the restore, not schema
     r"|SELECT pg_catalog\.set_config\(.*\);"  # the search_path reset, likewise
     r"|COMMENT ON EXTENSION .*;"  # "(Apache 2 Edition)" or not: the build's licence
+    # TimescaleDB 2.19 guards each hypertable's parent table with this trigger,
+    # 2.31 does not: an extension internal, and the manifest already says
+    # which tables are hypertables, so every supported version dumps alike.
+    r"|CREATE TRIGGER ts_insert_blocker BEFORE INSERT ON \S+ FOR EACH ROW"
+    r" EXECUTE FUNCTION _timescaledb_\w+\.insert_blocker\(\);"
     r")$"
 )
 
@@ -94,7 +100,8 @@ def normalise_dump(raw: str) -> str:
         if DROPPED_LINE.match(line) or (not line and (not kept or not kept[-1])):
             continue
         kept.append(line)
-    return "\n".join(kept).strip("\n") + "\n"
+    body = "\n".join(kept).strip("\n")
+    return body + "\n" if body else ""
 
 
 def pg_dump_command(settings: Settings) -> list[str]:
@@ -389,13 +396,12 @@ def dump_schema(
     body = normalise_dump(run_pg_dump(container, settings))
     with connect(settings) as connection:
         manifest = read_manifest(connection, include_revision=include_revision)
-    return (
-        FILE_HEADER
-        + "\n"
-        + body
-        + "\n"
-        + format_manifest(manifest, include_revision=include_revision)
-    )
+    sections = [
+        FILE_HEADER,
+        body,
+        format_manifest(manifest, include_revision=include_revision),
+    ]
+    return "\n".join(section for section in sections if section)
 
 
 def write_if_changed(path: Path, content: str) -> bool:

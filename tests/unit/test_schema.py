@@ -21,8 +21,8 @@ from devdb.schema import (
 )
 from devdb.settings import PROJECT_ROOT, Settings
 
-# What pg_dump 17.12 writes for a TimescaleDB database, trimmed, plus a function
-# whose own SET clause and body must survive.
+# What pg_dump 17.12 writes for a TimescaleDB 2.19 database, trimmed, plus a
+# function and trigger of our own whose SET clause and body must survive.
 RAW_DUMP = """\
 --
 -- PostgreSQL database dump
@@ -103,6 +103,20 @@ CREATE INDEX idx_tick_symbol_time ON public.tick_data USING btree (symbol, "time
 
 
 --
+-- Name: tick_data ts_insert_blocker; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER ts_insert_blocker BEFORE INSERT ON public.tick_data FOR EACH ROW EXECUTE FUNCTION _timescaledb_functions.insert_blocker();
+
+
+--
+-- Name: tick_data touch; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER touch BEFORE INSERT ON public.tick_data FOR EACH ROW EXECUTE FUNCTION public.touch();
+
+
+--
 -- PostgreSQL database dump complete
 --
 
@@ -131,6 +145,8 @@ CREATE TABLE public.tick_data (
 COMMENT ON TABLE public.tick_data IS 'one row per trade';
 
 CREATE INDEX idx_tick_symbol_time ON public.tick_data USING btree (symbol, "timestamp" DESC);
+
+CREATE TRIGGER touch BEFORE INSERT ON public.tick_data FOR EACH ROW EXECUTE FUNCTION public.touch();
 """
 
 
@@ -166,6 +182,13 @@ def test_another_key_server_version_and_line_endings_give_the_same_bytes() -> No
 def test_normalising_twice_changes_nothing() -> None:
     once = schema.normalise_dump(RAW_DUMP)
     assert schema.normalise_dump(once) == once
+
+
+def test_an_empty_database_dumps_to_nothing() -> None:
+    assert (
+        schema.normalise_dump("--\n-- PostgreSQL database dump\n--\n\nSET a = 1;\n")
+        == ""
+    )
 
 
 def test_normalise_tolerates_a_dump_without_a_final_newline() -> None:
