@@ -1,0 +1,151 @@
+"""Every expected failure: one ERROR line, one TIP line, non-zero exit, no traceback,
+no password. Each runs the real `invoke` CLI; the ones that need a server get a real
+throwaway container.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+from test_lifecycle import (
+    base_environment,
+    remove_container_and_volume,
+    run_invoke,
+)
+
+SECRET = "s3cret-" + secrets.token_hex(4)
+
+
+def assert_clean_failure(
+    result: subprocess.CompletedProcess[str], says: str, *secrets_: str
+) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    error_lines = [line for line in output.splitlines() if line.startswith("ERROR: ")]
+    tip_lines = [line for line in output.splitlines() if line.startswith("TIP: ")]
+    assert len(error_lines) == 1, output
+    assert len(tip_lines) == 1, output
+    assert says in error_lines[0], output
+    assert "Traceback" not in output
+    for secret in (SECRET, *secrets_):
+        assert secret not in output
+
+
+@pytest.fixture
+def own_container(docker_client) -> Iterator[dict[str, str]]:
+    name = f"stock-tracker-db-err-{secrets.token_hex(4)}"
+    yield base_environment(DEVDB_CONTAINER_NAME=name, DEVDB_PORT="0")
+    remove_container_and_volume(docker_client, name)
+
+
+def url_of(settings, password: str | None = None) -> str:
+    url = settings.url()
+    if password is not None:
+        url = url.set(password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def test_docker_daemon_unreachable(own_container):
+    env = {**own_container, "DOCKER_HOST": "tcp://127.0.0.1:1"}
+    result = run_invoke("db.up", env=env)
+    assert_clean_failure(result, "Docker daemon is not reachable")
+
+
+def test_port_already_in_use(docker_client, own_container):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = str(squatter.getsockname()[1])
+        result = run_invoke("db.up", env={**own_container, "DEVDB_PORT": port})
+    assert_clean_failure(result, f"port {port} on 127.0.0.1 is already in use")
+    name = own_container["DEVDB_CONTAINER_NAME"]
+    assert not docker_client.containers.list(all=True, filters={"name": name})
+
+
+def test_malformed_database_url_is_not_echoed(own_container):
+    env = {
+        **own_container,
+        "DATABASE_URL": f"postgresql://stock:{SECRET}@localhost:notaport/db",
+    }
+    for task in ("db.upgrade", "db.status", "db.current"):
+        assert_clean_failure(run_invoke(task, env=env), "DATABASE_URL is not")
+
+
+def test_wrong_password(fresh_database, own_container):
+    env = {**own_container, "DATABASE_URL": url_of(fresh_database.settings, SECRET)}
+    result = run_invoke("db.upgrade", env=env)
+    assert_clean_failure(
+        result, "rejected the password", fresh_database.settings.password
+    )
+
+
+def test_wrong_password_for_the_dev_volume(own_container):
+    """The volume was initialised with one password; db.up is given another."""
+    from devdb.settings import load_settings
+
+    assert run_invoke("db.up", "--no-migrate", env=own_container).returncode == 0
+    env = {**own_container, "DEVDB_PASSWORD": SECRET}
+    result = run_invoke("db.up", env=env)
+    assert_clean_failure(
+        result, "rejected the password", load_settings().password + "@"
+    )
+
+
+def test_unknown_revision(fresh_database, own_container):
+    env = {**own_container, "DATABASE_URL": url_of(fresh_database.settings)}
+    result = run_invoke("db.upgrade", "--revision", "nope", env=env)
+    assert_clean_failure(
+        result, "unknown revision 'nope'", fresh_database.settings.password
+    )
+
+
+def test_image_missing_and_not_pullable(docker_client, own_container):
+    """No registry here: the official image can be neither found nor pulled."""
+    from devdb import images
+
+    if images.image_exists(docker_client, images.reference_image().official):
+        pytest.fail("this test needs the official image to be absent (no registry)")
+    env = {**own_container, "DEVDB_IMAGE_SOURCE": "official"}
+    result = run_invoke("db.up", env=env)
+    assert_clean_failure(result, "could not pull")
+    assert "invoke image.build" in result.stderr
+    name = own_container["DEVDB_CONTAINER_NAME"]
+    assert not docker_client.containers.list(all=True, filters={"name": name})
+
+
+def test_database_without_timescaledb(docker_client, test_settings, own_container):
+    from devdb import images
+    from devdb.throwaway import throwaway_database
+
+    plain = images.image_spec("pg15-plain")
+    with throwaway_database(plain, client=docker_client, settings=test_settings) as db:
+        env = {**own_container, "DATABASE_URL": url_of(db.settings)}
+        result = run_invoke("db.upgrade", env=env)
+        assert_clean_failure(result, "no timescaledb extension", db.settings.password)
+        status = run_invoke("db.status", env=env)
+        assert "not available on this server" in status.stdout
+
+
+def test_downgrade_to_base_refuses_a_remote_host_before_connecting(own_container):
+    env = {
+        **own_container,
+        "DATABASE_URL": f"postgresql://u:{SECRET}@db.example.com:5432/x",
+    }
+    started = time.monotonic()
+    result = run_invoke("db.downgrade", "--revision", "base", env=env)
+    # db.example.com does not answer; a connection attempt would take seconds and
+    # say so. The refusal comes first.
+    assert time.monotonic() - started < 10
+    assert_clean_failure(result, "not a local database")
+    assert "--force" in result.stderr
+    for task in (["db.reset", "--yes"], ["db.redo", "--yes"]):
+        refused = run_invoke(*task, env=env)
+        assert refused.returncode != 0 and SECRET not in refused.stderr
+    assert_clean_failure(
+        run_invoke("db.reset", "--yes", env=env), "not a local database"
+    )
