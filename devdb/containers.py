@@ -7,6 +7,7 @@ bind 0.0.0.0 and bypass the host firewall, moby/moby#4737).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -259,20 +260,16 @@ def remove(container: Container) -> None:
     """Remove a container and its anonymous volumes (a throwaway's data)."""
     import docker.errors
 
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True, v=True)
-    except docker.errors.NotFound:
-        pass
 
 
 def remove_keeping_volumes(container: Container) -> None:
     """Remove a container; its named data volume stays for the next one."""
     import docker.errors
 
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True)
-    except docker.errors.NotFound:
-        pass
 
 
 def exec_in(
