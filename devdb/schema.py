@@ -33,7 +33,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -42,6 +42,7 @@ from devdb.errors import DevDbError
 
 if TYPE_CHECKING:
     import docker
+    from alembic.script import Script
     from docker.models.containers import Container
     from sqlalchemy.engine import Connection
 
@@ -184,7 +185,7 @@ class Manifest:
     compression: tuple[CompressionColumn, ...] = ()
     jobs: tuple[Job, ...] = ()
     continuous_aggregates: tuple[ContinuousAggregate, ...] = ()
-    revisions: tuple[str, ...] = field(default=())
+    revisions: tuple[str, ...] = ()
 
 
 DIMENSIONS_QUERY = """
@@ -474,13 +475,14 @@ def warn_if_not_comparable(container: Container, settings: Settings) -> None:
     if image_id != reference.id:
         warn(
             f"the dev database runs image '{image_id or 'unknown'}'; `invoke db.check` "
-            f"compares db/schema.sql with a dump from '{reference.id}'"
+            f"compares db/schema.sql with a dump from '{reference.id}', which may differ"
         )
     at, heads = migrations.current(settings), migrations.heads(settings)
     if sorted(at) != sorted(heads):
         warn(
-            f"the dev database is at {' '.join(at) or 'base'}, the migrations' head "
-            f"is {' '.join(heads)}; `invoke db.upgrade` first to dump the schema at head"
+            f"db/schema.sql now shows revision {' '.join(at) or 'base'}, not head "
+            f"({' '.join(heads)}); `invoke db.check` expects head, so commit it "
+            "after `invoke db.upgrade`"
         )
 
 
@@ -540,8 +542,8 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
 
 
-def revision_files(script_location: Path) -> dict[str, Path]:
-    """Every revision and its file, oldest first (needs no database)."""
+def read_revisions(script_location: Path) -> tuple[list[Script], list[str]]:
+    """Every revision, oldest first, and the heads; read from files, no database."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
@@ -551,22 +553,32 @@ def revision_files(script_location: Path) -> dict[str, Path]:
     try:
         script = ScriptDirectory.from_config(config)
         revisions = list(script.walk_revisions(base="base", head="heads"))
+        heads = sorted(script.get_heads())
     except CommandError as error:
         raise DevDbError(
-            f"the Alembic revisions in {script_location} cannot be read: "
+            f"the Alembic revisions in {shown(script_location)} cannot be read: "
             f"{str(error).splitlines()[0]}",
             "fix the revision files (`invoke db.history` lists them)",
         ) from None
+    except KeyError as error:  # what walking the map raises for a dangling parent
+        raise DevDbError(
+            f"a revision in {shown(script_location)} builds on revision "
+            f"{error.args[0]!r}, which no file defines",
+            "fix that revision's down_revision, or restore the missing file",
+        ) from None
     revisions.reverse()
-    return {rev.revision: Path(rev.path) for rev in revisions}
+    return revisions, heads
 
 
 def current_entries(script_location: Path) -> list[SumEntry]:
+    root = script_location.resolve()
     return [
         SumEntry(
-            revision, file_digest(path), path.relative_to(script_location).as_posix()
+            rev.revision,
+            file_digest(Path(rev.path)),
+            Path(rev.path).resolve().relative_to(root).as_posix(),
         )
-        for revision, path in revision_files(script_location).items()
+        for rev in read_revisions(script_location)[0]
     ]
 
 
@@ -724,12 +736,7 @@ class ContractReport:
 
 
 def head_problems(script_location: Path) -> list[Problem]:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", str(script_location))
-    heads = sorted(ScriptDirectory.from_config(config).get_heads())
+    heads = read_revisions(script_location)[1]
     if len(heads) <= 1:
         return []
     return [

@@ -442,6 +442,13 @@ def test_two_heads_are_a_problem(script: Path) -> None:
     assert "alembic merge" in problem.tip
 
 
+def test_a_dangling_down_revision_is_explained(script: Path) -> None:
+    (script / "versions" / "001_rev.py").unlink()
+    with pytest.warns(UserWarning), pytest.raises(DevDbError) as caught:
+        schema.head_problems(script)
+    assert "builds on revision '001', which no file defines" in caught.value.message
+
+
 def test_report_renders_diff_then_problems_and_one_error() -> None:
     report = schema.ContractReport(
         "pg17-ts2.19",
