@@ -149,3 +149,10 @@ def test_downgrade_to_base_refuses_a_remote_host_before_connecting(own_container
     assert_clean_failure(
         run_invoke("db.reset", "--yes", env=env), "not a local database"
     )
+
+
+def test_readiness_timeout_shows_the_container_log(own_container):
+    env = {**own_container, "DEVDB_READY_TIMEOUT": "0.2"}
+    result = run_invoke("db.up", env=env)
+    assert_clean_failure(result, "did not answer a query")
+    assert "last log lines" in result.stderr
