@@ -727,11 +727,12 @@ class ContractReport:
         if self.ok:
             return None
         count = len(self.problems)
-        tips = list(dict.fromkeys(problem.tip for problem in self.problems))
+        # Problems come most fundamental first (heads, released files, schema):
+        # fixing the first often fixes the rest, so its tip is the one to show.
         return DevDbError(
             f"the schema contract is broken ({count} problem{'s' * (count != 1)}, "
             "listed above)",
-            "; ".join(tips),
+            self.problems[0].tip,
         )
 
 

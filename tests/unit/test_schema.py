@@ -452,7 +452,7 @@ def test_a_dangling_down_revision_is_explained(script: Path) -> None:
 def test_report_renders_diff_then_problems_and_one_error() -> None:
     report = schema.ContractReport(
         "pg17-ts2.19",
-        (schema.Problem("first", "do a"), schema.Problem("second", "do a")),
+        (schema.Problem("first", "do a"), schema.Problem("second", "do b")),
         "--- a\n+++ b\n-x\n+y",
     )
     assert report.render() == "--- a\n+++ b\n-x\n+y\n- first\n- second\n"
