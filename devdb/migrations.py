@@ -29,8 +29,7 @@ def alembic_config(settings: Settings, script_location: str | None = None) -> Co
     config = Config(str(settings.alembic_ini))
     # alembic.ini says "alembic", relative to backend/; tasks run from anywhere.
     config.set_main_option(
-        "script_location",
-        script_location or str(settings.alembic_ini.parent / "alembic"),
+        "script_location", str(script_location or settings.script_location)
     )
     # ConfigParser interpolates %; an escaped URL keeps a percent-encoded password.
     config.set_main_option(
@@ -144,13 +143,23 @@ def show_alembic_progress() -> None:
         logger.setLevel(logging.INFO)
 
 
-def run_command(settings: Settings, name: str, *args: object, **kwargs: object) -> None:
-    """Run ``alembic.command.<name>`` against the configured database."""
+def run_command(
+    settings: Settings,
+    name: str,
+    *args: object,
+    script_location: str | None = None,
+    **kwargs: object,
+) -> None:
+    """Run ``alembic.command.<name>`` against the configured database.
+
+    ``script_location`` points at another copy of the revisions (tests and checks
+    use a temporary one); by default it is backend/alembic.
+    """
     from alembic import command
     from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
 
-    config = alembic_config(settings)
+    config = alembic_config(settings, script_location)
     show_alembic_progress()
     with connect(settings) as connection:
         config.attributes["connection"] = connection
@@ -180,16 +189,22 @@ def migration_failed(error: Exception) -> DevDbError:
     )
 
 
-def upgrade(settings: Settings, revision: str = "head") -> None:
-    run_command(settings, "upgrade", revision)
+def upgrade(
+    settings: Settings, revision: str = "head", *, script_location: str | None = None
+) -> None:
+    run_command(settings, "upgrade", revision, script_location=script_location)
 
 
-def downgrade(settings: Settings, revision: str) -> None:
-    run_command(settings, "downgrade", revision)
+def downgrade(
+    settings: Settings, revision: str, *, script_location: str | None = None
+) -> None:
+    run_command(settings, "downgrade", revision, script_location=script_location)
 
 
-def stamp(settings: Settings, revision: str) -> None:
-    run_command(settings, "stamp", revision)
+def stamp(
+    settings: Settings, revision: str, *, script_location: str | None = None
+) -> None:
+    run_command(settings, "stamp", revision, script_location=script_location)
 
 
 def upgrade_sql(settings: Settings, revision: str = "head") -> None:

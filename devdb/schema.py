@@ -529,14 +529,6 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def sum_file_for(settings: Settings) -> Path:
-    return settings.project_root / "db" / "alembic.sum"
-
-
-def script_location_for(settings: Settings) -> Path:
-    return settings.alembic_ini.parent / "alembic"
-
-
 def file_digest(path: Path) -> str:
     # CRLF from a Windows checkout (core.autocrlf) is not a change to the revision.
     return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest()
@@ -750,25 +742,6 @@ def head_problems(script_location: Path) -> list[Problem]:
     ]
 
 
-def upgrade_to_head(settings: Settings, script_location: Path) -> None:
-    """Like `migrations.upgrade`, but with the revisions in ``script_location``."""
-    from alembic import command
-    from alembic.util import CommandError
-    from sqlalchemy.exc import DBAPIError
-
-    from devdb import migrations
-
-    config = migrations.alembic_config(settings, script_location=str(script_location))
-    with migrations.connect(settings) as connection:
-        config.attributes["connection"] = connection
-        try:
-            command.upgrade(config, "head")
-        except CommandError as error:
-            raise migrations.command_error(error) from None
-        except DBAPIError as error:
-            raise migrations.migration_failed(error) from None
-
-
 class MigrationFailed(DevDbError):
     """Upgrading the throwaway database failed: a finding, not a broken tool."""
 
@@ -780,11 +753,14 @@ def schema_at_head(
     client: docker.DockerClient | None = None,
 ) -> str:
     """The dump of an empty throwaway database of ``spec`` upgraded to head."""
+    from devdb import migrations
     from devdb.throwaway import throwaway_database
 
     with throwaway_database(spec, client=client, settings=settings) as database:
         try:
-            upgrade_to_head(database.settings, script_location)
+            migrations.upgrade(
+                database.settings, "head", script_location=str(script_location)
+            )
         except DevDbError as error:
             raise MigrationFailed(error.message, error.tip) from None
         return dump_schema(database.container, database.settings)

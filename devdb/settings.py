@@ -57,6 +57,16 @@ class Settings:
         return self.project_root / "backend" / "alembic.ini"
 
     @property
+    def script_location(self) -> Path:
+        """The Alembic revisions: env.py, script.py.mako, versions/."""
+        return self.alembic_ini.parent / "alembic"
+
+    @property
+    def migrations_sum_file(self) -> Path:
+        """Checksums of released revisions (see devdb/schema.py)."""
+        return self.project_root / "db" / "alembic.sum"
+
+    @property
     def schema_file(self) -> Path:
         return self.project_root / "db" / "schema.sql"
 

@@ -24,9 +24,9 @@ def dump_schema(c: Context, rehash: list[str] | None = None) -> None:
     changed = schema.refresh_schema_file(chosen)
     shown = chosen.schema_file.relative_to(chosen.project_root)
     note(f"{shown} {'updated' if changed else 'unchanged'}")
-    sum_file = schema.sum_file_for(chosen)
+    sum_file = chosen.migrations_sum_file
     recorded = schema.record_revisions(
-        schema.script_location_for(chosen), sum_file, rehash=rehash or ()
+        chosen.script_location, sum_file, rehash=rehash or ()
     )
     if recorded:
         note(f"{sum_file.name}: recorded {', '.join(recorded)}")
@@ -42,9 +42,9 @@ def check(c: Context) -> None:
     chosen = settings()
     report = schema.check_contract(
         chosen,
-        script_location=schema.script_location_for(chosen),
+        script_location=chosen.script_location,
         schema_file=chosen.schema_file,
-        sum_file=schema.sum_file_for(chosen),
+        sum_file=chosen.migrations_sum_file,
     )
     error = report.error()
     if error is not None:
