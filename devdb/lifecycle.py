@@ -202,7 +202,7 @@ def at_head_quickly(settings: Settings) -> bool:
     """True when the database is certainly at head; False means "ask Alembic"."""
     import psycopg2
 
-    heads = script_heads_quickly(settings.alembic_ini.parent / "alembic" / "versions")
+    heads = script_heads_quickly(settings.script_location / "versions")
     if heads is None:
         return False
     try:
