@@ -52,7 +52,12 @@ def docker_client() -> docker.DockerClient:
 def short_docker_reason(error: Exception) -> str:
     text = str(error)
     # docker-py wraps urllib3's errors several times over; the last clause says it.
-    for marker in ("Connection refused", "No such file or directory", "Name or service not known", "Permission denied"):
+    for marker in (
+        "Connection refused",
+        "No such file or directory",
+        "Name or service not known",
+        "Permission denied",
+    ):
         if marker in text:
             return marker
     return text
@@ -90,7 +95,9 @@ def find_container(client: docker.DockerClient, name: str) -> Container | None:
 def published_port(container: Container) -> int | None:
     """The host port of 5432/tcp, as Docker assigned it (reload first)."""
     container.reload()  # attrs are a snapshot from creation (docker/docker-py#2681)
-    bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(POSTGRES_PORT)
+    bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(
+        POSTGRES_PORT
+    )
     if not bindings:
         return None
     return int(bindings[0]["HostPort"])
@@ -114,7 +121,9 @@ def busy_port_error(port: int) -> DevDbError:
     )
 
 
-def volume_path_for(client: docker.DockerClient, image_ref: str, spec: ImageSpec) -> str:
+def volume_path_for(
+    client: docker.DockerClient, image_ref: str, spec: ImageSpec
+) -> str:
     """Where the image keeps its data: its declared VOLUME, else the table's guess."""
     declared = client.images.get(image_ref).attrs["Config"].get("Volumes") or {}
     return next(iter(declared)) if len(declared) == 1 else spec.volume_path
@@ -235,10 +244,14 @@ def start_throwaway(
         # background workers would hold sessions that block DROP/CREATE DATABASE.
         command=[
             "postgres",
-            "-c", "fsync=off",
-            "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off",
-            "-c", "timescaledb.max_background_workers=0",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "timescaledb.max_background_workers=0",
         ]
         if spec.timescaledb
         else ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off"],

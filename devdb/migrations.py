@@ -8,6 +8,7 @@ TimescaleDB check apply to every caller alike. Errors become DevDbError.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,14 +132,21 @@ def database_revisions(connection: Connection) -> tuple[str, ...]:
     return revisions
 
 
-def show_alembic_progress() -> None:
-    """Alembic's INFO lines ("Running upgrade 001 -> 002") on stderr, once."""
-    import logging
+def is_progress_worth_reading(record: logging.LogRecord) -> bool:
+    """Keep "Running upgrade 001 -> 002" and warnings; drop Alembic's preamble."""
+    return record.levelno >= logging.WARNING or record.getMessage().startswith(
+        "Running "
+    )
 
+
+def show_alembic_progress() -> None:
+    """Alembic's progress lines on stderr, once per process."""
     logger = logging.getLogger("alembic")
-    if not logger.handlers:
+    # Alembic installs a NullHandler of its own: look for a real one.
+    if not any(type(handler) is logging.StreamHandler for handler in logger.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(is_progress_worth_reading)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 

@@ -34,7 +34,9 @@ TRANSIENT = (
 )
 
 
-def try_query(host: str, port: int, user: str, password: str, database: str) -> str | None:
+def try_query(
+    host: str, port: int, user: str, password: str, database: str
+) -> str | None:
     """None when `SELECT 1` succeeded, else the server's or libpq's reason."""
     import psycopg2
 
@@ -112,7 +114,9 @@ def first_reason_line(reason: str) -> str:
     return reason.splitlines()[0] if reason else "no answer"
 
 
-def refused_for_good(container: Container, reason: str, user: str, database: str) -> DevDbError:
+def refused_for_good(
+    container: Container, reason: str, user: str, database: str
+) -> DevDbError:
     if "password authentication failed" in reason:
         return DevDbError(
             f"the database in {container.name} rejected the password for user '{user}'",

@@ -18,6 +18,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from devdb.errors import DevDbError
 
@@ -92,10 +93,14 @@ class Settings:
         )
 
     def safe_url(self) -> str:
-        """The URL for people to read: the password is never shown."""
-        return (
-            self.url().set(drivername="postgresql").render_as_string(hide_password=True)
-        )
+        """The URL for people to read: the password is never shown.
+
+        Built by hand: importing SQLAlchemy for it would cost a warm `db.up` a
+        third of its time.
+        """
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        user, database = quote(self.user, safe=""), quote(self.database, safe="")
+        return f"postgresql://{user}:***@{host}:{self.port}/{database}"
 
     def with_port(self, port: int) -> Settings:
         return replace(self, port=port)

@@ -10,6 +10,7 @@ from tasks._support import reports_errors, resolved_settings, settings
 
 if TYPE_CHECKING:
     from devdb.lifecycle import Status
+    from devdb.settings import Settings
 
 
 @task(
@@ -51,21 +52,47 @@ def up(
     )
 
 
+NO_DUMP_HELP = "Leave db/schema.sql alone (it is refreshed from the dev database)."
+
+
+def refresh_schema_dump(target: Settings, no_dump: bool) -> None:
+    """Keep db/schema.sql in step with the dev database after a migration.
+
+    A database named by DATABASE_URL is not the contract's source: left alone.
+    """
+    if no_dump or target.url_from_environment:
+        return
+    from devdb import schema
+    from devdb.console import note
+
+    changed = schema.refresh_schema_file(target)
+    note(
+        "db/schema.sql updated: review the diff and commit it"
+        if changed
+        else "db/schema.sql unchanged"
+    )
+
+
 @task(
     help={
         "revision": "Target revision (default: head).",
         "sql": "Print the SQL instead of running it (needs no database).",
+        "no_dump": NO_DUMP_HELP,
     }
 )
 @reports_errors
-def upgrade(c: Context, revision: str = "head", sql: bool = False) -> None:
+def upgrade(
+    c: Context, revision: str = "head", sql: bool = False, no_dump: bool = False
+) -> None:
     """Upgrade the database to a revision (default: head)."""
     from devdb import migrations
 
     if sql:
         migrations.upgrade_sql(settings(), revision)
         return
-    migrations.upgrade(resolved_settings(), revision)
+    target = resolved_settings()
+    migrations.upgrade(target, revision)
+    refresh_schema_dump(target, no_dump)
 
 
 @task(
@@ -74,6 +101,7 @@ def upgrade(c: Context, revision: str = "head", sql: bool = False) -> None:
         "steps": "Go down this many revisions instead of naming one.",
         "yes": "Do not ask before dropping everything (downgrade to base).",
         "force": "Allow downgrading to base on a non-local database.",
+        "no_dump": NO_DUMP_HELP,
     }
 )
 @reports_errors
@@ -83,6 +111,7 @@ def downgrade(
     steps: int = 0,
     yes: bool = False,
     force: bool = False,
+    no_dump: bool = False,
 ) -> None:
     """Downgrade the database to a revision, or by a number of steps."""
     from devdb import migrations
@@ -93,8 +122,9 @@ def downgrade(
             "db.downgrade needs exactly one of --revision or --steps",
             "e.g. `invoke db.downgrade --steps 1` or `invoke db.downgrade --revision base`",
         )
-    target = revision or f"-{steps}"
-    migrations.downgrade_guarded(resolved_settings(), target, yes=yes, force=force)
+    target = resolved_settings()
+    migrations.downgrade_guarded(target, revision or f"-{steps}", yes=yes, force=force)
+    refresh_schema_dump(target, no_dump)
 
 
 @task(help={"revision": "The revision to record, without running migrations."})
@@ -201,15 +231,20 @@ def status(c: Context, check: bool = False) -> None:
     help={
         "yes": "Do not ask when redoing the first revision (it drops every table).",
         "force": "Allow that on a non-local database.",
+        "no_dump": NO_DUMP_HELP,
     }
 )
 @reports_errors
-def redo(c: Context, yes: bool = False, force: bool = False) -> None:
+def redo(
+    c: Context, yes: bool = False, force: bool = False, no_dump: bool = False
+) -> None:
     """Down one revision and up again (re-run the migration you are editing)."""
     from devdb import lifecycle
     from devdb.console import note
 
-    note(f"Redid {lifecycle.redo(resolved_settings(), yes=yes, force=force)}")
+    target = resolved_settings()
+    note(f"Redid {lifecycle.redo(target, yes=yes, force=force)}")
+    refresh_schema_dump(target, no_dump)
 
 
 @task(
