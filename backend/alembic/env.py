@@ -182,9 +182,16 @@ def run_migrations_with(connection) -> None:
 
 def run_migrations_online() -> None:
     """Run migrations against live database."""
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        run_migrations_with(connection)
+    handed_in = config.attributes.get("connection")
+    if handed_in is not None:
+        from sqlalchemy.engine import Engine
+
+        # pytest-alembic hands in an Engine; the toolkit a Connection.
+        if isinstance(handed_in, Engine):
+            with handed_in.connect() as connection:
+                run_migrations_with(connection)
+        else:
+            run_migrations_with(handed_in)
         return
 
     from sqlalchemy import create_engine, pool
