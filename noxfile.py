@@ -27,7 +27,14 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
-LINT_PATHS = ("devdb", "tasks", "tests", "noxfile.py", "benchmarks")
+LINT_PATHS = (
+    "devdb",
+    "tasks",
+    "tests",
+    "noxfile.py",
+    "benchmarks",
+    "backend/alembic/env.py",
+)
 
 
 @nox.session
