@@ -330,4 +330,8 @@ def test_plain_postgres_fails_with_one_clear_line(plain_postgres) -> None:
     assert via_alembic.returncode != 0
     assert "Traceback" not in via_alembic.stderr
     assert password not in via_alembic.stdout + via_alembic.stderr
-    assert "no timescaledb extension available" in via_alembic.stderr
+    failed = [line for line in via_alembic.stdout.splitlines() if "timescaledb" in line]
+    assert len(failed) == 1, via_alembic.stdout
+    assert failed[0].startswith("FAILED: ")
+    assert "no timescaledb extension available" in failed[0]
+    assert "TIP: " in via_alembic.stdout
