@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -17,6 +18,8 @@ from test_lifecycle import (
     remove_container_and_volume,
     run_invoke,
 )
+
+from devdb.settings import PROJECT_ROOT
 
 SECRET = "s3cret-" + secrets.token_hex(4)
 
@@ -104,15 +107,35 @@ def test_unknown_revision(fresh_database, own_container):
     )
 
 
-def test_image_missing_and_not_pullable(docker_client, own_container):
-    """No registry here: the official image can be neither found nor pulled."""
-    from devdb import images
+# The real `invoke` program, with the image table's official reference pointing at a
+# tag that exists in no registry: "not pullable" then means the same on this
+# registry-less machine and on a laptop with Docker Hub.
+INVOKE_WITH_UNPULLABLE_OFFICIAL_IMAGE = """
+import dataclasses, sys
+from devdb import images
+images.IMAGES = tuple(
+    dataclasses.replace(spec, official="timescale/timescaledb:0.0.0-no-such-tag")
+    for spec in images.IMAGES
+)
+from invoke.main import program
+program.run(["invoke", *sys.argv[1:]])
+"""
 
-    if images.image_exists(docker_client, images.reference_image().official):
-        pytest.fail("this test needs the official image to be absent (no registry)")
+
+def test_image_missing_and_not_pullable(docker_client, own_container):
     env = {**own_container, "DEVDB_IMAGE_SOURCE": "official"}
-    result = run_invoke("db.up", env=env)
-    assert_clean_failure(result, "could not pull")
+    result = subprocess.run(
+        [sys.executable, "-c", INVOKE_WITH_UNPULLABLE_OFFICIAL_IMAGE, "db.up"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert_clean_failure(
+        result, "could not pull timescale/timescaledb:0.0.0-no-such-tag"
+    )
     assert "invoke image.build" in result.stderr
     name = own_container["DEVDB_CONTAINER_NAME"]
     assert not docker_client.containers.list(all=True, filters={"name": name})
