@@ -39,21 +39,30 @@ def list(
     from devdb import containers, images
 
     client = containers.docker_client()
-    table = Table(
-        "id", "official", "offline build", "PostgreSQL", "TimescaleDB", "present here"
-    )
+    table = Table(caption=f"Offline builds are named {images.OFFLINE_REPOSITORY}:<id>.")
+    table.add_column("id", no_wrap=True)
+    table.add_column("PG")
+    table.add_column("TimescaleDB")
+    table.add_column("Debian")
+    table.add_column("official image", no_wrap=True)
+    table.add_column("here")
     for spec in images.IMAGES:
         present = [
-            ref
-            for ref in (spec.official, spec.offline)
+            kind
+            for kind, ref in (("official", spec.official), ("offline", spec.offline))
             if images.image_exists(client, ref)
         ]
         table.add_row(
-            spec.id + (" (reference)" if spec.reference else ""),
-            spec.official,
-            f"{spec.offline} (Debian {spec.suite})",
+            spec.id + (" *" if spec.reference else ""),
             str(spec.postgres_major),
-            spec.timescaledb or "none",
+            f"{spec.timescaledb.rstrip('.')}.x" if spec.timescaledb else "none",
+            spec.suite,
+            spec.official,
             ", ".join(present) or "-",
         )
-    Console().print(table)
+    # Piped or in CI there is no terminal width to respect: keep rows on one line.
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
+    console.print(table)
+    console.print("* the reference image: db/schema.sql is dumped from it")
