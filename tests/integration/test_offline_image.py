@@ -82,15 +82,21 @@ def test_image_is_lean(docker_client, test_settings) -> None:
     image_ref = images.ensure_image(
         docker_client, spec, "offline", mirror=test_settings.debian_mirror
     )
-    output = docker_client.containers.run(
+    # Not `remove=True`: that leaves the image's VOLUME behind as an anonymous volume.
+    container = docker_client.containers.run(
         image_ref,
         entrypoint=["/bin/sh", "-c"],
         command=[
             "ls /usr/share/doc /usr/share/man /usr/share/locale /var/cache/apt "
             "/var/lib/apt/lists | grep -v ':$' | grep -c . || true"
         ],
-        remove=True,
+        detach=True,
     )
+    try:
+        container.wait(timeout=60)
+        output = container.logs(stdout=True, stderr=False)
+    finally:
+        containers.remove(container)
     assert output.decode().strip() == "0"
 
 
