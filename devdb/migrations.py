@@ -284,19 +284,50 @@ def pending(settings: Settings, revisions: tuple[str, ...]) -> list[str]:
     return result
 
 
+RELATIVE_DOWNGRADE = re.compile(r"(?P<anchor>[^+@]*?)-(?P<steps>\d+)")
+
+
 def lands_on_base(settings: Settings, target: str) -> bool:
-    """Whether downgrading to ``target`` would undo every revision."""
+    """Whether downgrading to ``target`` would undo every revision.
+
+    Alembic accepts 'base', a revision id, and relative targets: '-2' (from the
+    database's revision), '001-1', 'head-1', 'heads-1'. Each relative one is walked
+    down the revision files here, so none slips past the guard. Branch ('x@-1') and
+    '+N' targets are refused: the guard could not tell where they land.
+    """
     if target == "base":
         return True
-    steps = re.fullmatch(r"-(\d+)", target)
-    if not steps:
-        return False
-    revisions = current(settings)
-    if not revisions:
-        return True
+    if "@" in target or "+" in target:
+        raise DevDbError(
+            f"db.downgrade does not take the target '{target}'",
+            "name a revision id, 'base', or a relative target such as -1 or 001-1",
+        )
+    relative = RELATIVE_DOWNGRADE.fullmatch(target)
+    if relative is None:
+        return False  # an absolute revision id: Alembic checks it exists
     script = script_directory(alembic_config(settings))
-    depth = sum(1 for _ in script.iterate_revisions(revisions[0], "base"))
-    return int(steps.group(1)) >= depth
+    anchor = relative.group("anchor")
+    if anchor in ("head", "heads"):
+        start: str | None = script.get_current_head()
+    elif anchor:
+        start = anchor
+    else:
+        revisions = current(settings)
+        start = revisions[0] if revisions else None
+    from alembic.util import CommandError
+
+    for _ in range(int(relative.group("steps"))):
+        if start is None:
+            return True
+        try:
+            below = script.get_revision(start)
+        except CommandError:
+            return False  # an unknown anchor: the downgrade itself reports it
+        if below is None:
+            return True
+        # A merge has no single step down: treated as reaching base, so it asks.
+        start = below.down_revision if isinstance(below.down_revision, str) else None
+    return start is None
 
 
 def downgrade_guarded(

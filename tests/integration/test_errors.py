@@ -154,24 +154,34 @@ def test_database_without_timescaledb(docker_client, test_settings, own_containe
         assert "not available on this server" in status.stdout
 
 
-def test_downgrade_to_base_refuses_a_remote_host_before_connecting(own_container):
-    env = {
-        **own_container,
-        "DATABASE_URL": f"postgresql://u:{SECRET}@db.example.com:5432/x",
-    }
+REMOTE_URL = f"postgresql://u:{SECRET}@db.example.com:5432/x"
+
+
+# Every spelling of "down to base" that needs no database to resolve: the guard
+# must refuse each before any connection is tried.
+@pytest.mark.parametrize("target", ["base", "001-1", "head-1", "heads-1"])
+def test_downgrade_to_base_refuses_a_remote_host_before_connecting(
+    own_container, target
+):
+    env = {**own_container, "DATABASE_URL": REMOTE_URL}
     started = time.monotonic()
-    result = run_invoke("db.downgrade", "--revision", "base", env=env)
+    result = run_invoke("db.downgrade", "--revision", target, env=env)
     # db.example.com does not answer; a connection attempt would take seconds and
     # say so. The refusal comes first.
     assert time.monotonic() - started < 10
-    assert_clean_failure(result, "not a local database")
+    assert_clean_failure(result, "refusing to downgrade to base")
+    assert "not a local database" in result.stderr
     assert "--force" in result.stderr
-    for task in (["db.reset", "--yes"], ["db.redo", "--yes"]):
-        refused = run_invoke(*task, env=env)
-        assert refused.returncode != 0 and SECRET not in refused.stderr
+
+
+def test_reset_refuses_a_remote_host_and_redo_never_reaches_it(own_container):
+    env = {**own_container, "DATABASE_URL": REMOTE_URL}
     assert_clean_failure(
         run_invoke("db.reset", "--yes", env=env), "not a local database"
     )
+    # redo must first read the remote's revision to know whether it lands on base;
+    # here that lookup fails, cleanly, and nothing runs.
+    assert_clean_failure(run_invoke("db.redo", "--yes", env=env), "cannot be resolved")
 
 
 def test_readiness_timeout_shows_the_container_log(own_container):
