@@ -113,12 +113,27 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def busy_port_error(port: int) -> DevDbError:
+def busy_port_error(port: int, *, existing: bool = False) -> DevDbError:
+    # An existing container keeps the port it was created with: only recreating it
+    # moves it (its volume, and so the data, stays).
+    move = (
+        "`invoke db.up --recreate --port 5433`"
+        if existing
+        else "`invoke db.up --port 5433`"
+    )
     return DevDbError(
         f"port {port} on 127.0.0.1 is already in use by another program",
-        f"stop what listens there (`ss -ltnp 'sport = :{port}'` shows it), or pick "
-        "another port: `invoke db.up --port 5433` (or --port 0 for any free one)",
+        f"stop what listens there (`ss -ltnp 'sport = :{port}'` shows it), or move "
+        f"the database: {move} (--port 0 picks any free one)",
     )
+
+
+def bound_port(container: Container) -> int:
+    """The host port the container was created to publish (0: Docker picks one)."""
+    bindings = (container.attrs["HostConfig"].get("PortBindings") or {}).get(
+        POSTGRES_PORT
+    ) or [{}]
+    return int(bindings[0].get("HostPort") or 0)
 
 
 def volume_path_for(
@@ -169,30 +184,40 @@ def create_dev_container(
         client.volumes.get(settings.volume_name)
     except docker.errors.NotFound:
         client.volumes.create(settings.volume_name, labels=common)
-    container = client.containers.create(
-        image_ref,
-        name=settings.container_name,
-        detach=True,
-        environment={
-            "POSTGRES_USER": settings.user,
-            "POSTGRES_PASSWORD": settings.password,
-            "POSTGRES_DB": settings.database,
-        },
-        labels={**common, labels.CONFIG: config.as_label()},
-        ports={POSTGRES_PORT: ("127.0.0.1", settings.port or None)},
-        volumes={
-            settings.volume_name: {
-                "bind": volume_path_for(client, image_ref, spec),
-                "mode": "rw",
-            }
-        },
-    )
-    start(container, settings.port)
+    try:
+        container = client.containers.create(
+            image_ref,
+            name=settings.container_name,
+            detach=True,
+            environment={
+                "POSTGRES_USER": settings.user,
+                "POSTGRES_PASSWORD": settings.password,
+                "POSTGRES_DB": settings.database,
+            },
+            labels={**common, labels.CONFIG: config.as_label()},
+            ports={POSTGRES_PORT: ("127.0.0.1", settings.port or None)},
+            volumes={
+                settings.volume_name: {
+                    "bind": volume_path_for(client, image_ref, spec),
+                    "mode": "rw",
+                }
+            },
+        )
+    except docker.errors.APIError as error:
+        if error.status_code != 409:
+            raise
+        # Another `db.up` created it a moment ago: use theirs, it is the same.
+        return client.containers.get(settings.container_name)
+    try:
+        start(container, existing=False)
+    except DevDbError:
+        remove_keeping_volumes(container)  # a container that never ran holds nothing
+        raise
     return container
 
 
-def start(container: Container, port: int) -> None:
-    """Start a container; a busy port is a clear error and nothing is left behind."""
+def start(container: Container, *, existing: bool = True) -> None:
+    """Start a container; a busy port is a clear error naming the port it needs."""
     import docker.errors
 
     try:
@@ -200,7 +225,7 @@ def start(container: Container, port: int) -> None:
     except docker.errors.APIError as error:
         text = str(error)
         if "port is already allocated" in text or "address already in use" in text:
-            raise busy_port_error(port) from None
+            raise busy_port_error(bound_port(container), existing=existing) from None
         raise DevDbError(
             f"Docker could not start {container.name}: {first_line(text)}",
             "see `invoke db.logs`; `invoke db.destroy` then `invoke db.up` starts afresh",
@@ -238,7 +263,7 @@ def start_throwaway(
     volumes = {}
     if init_sql_dir:
         volumes[init_sql_dir] = {"bind": "/docker-entrypoint-initdb.d", "mode": "ro"}
-    container = client.containers.run(
+    container = client.containers.create(
         image_ref,
         # Durability is pointless for a database that lives for one test; the
         # background workers would hold sessions that block DROP/CREATE DATABASE.
@@ -266,6 +291,11 @@ def start_throwaway(
         tmpfs={spec.pgdata: "rw"},
         volumes=volumes,
     )
+    try:
+        container.start()
+    except BaseException:
+        remove(container)
+        raise
     return container
 
 

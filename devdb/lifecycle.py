@@ -10,7 +10,8 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,6 +95,21 @@ def warn_on_drift(container: Container, wanted: containers.DevContainerConfig) -
         )
 
 
+@contextmanager
+def machine_lock(name: str) -> Iterator[None]:
+    """An exclusive lock for this machine's processes, held for the block."""
+    import fcntl
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"{name}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def up(
     settings: Settings,
     *,
@@ -109,29 +125,36 @@ def up(
         )
     client = containers.docker_client()
     spec = images.image_spec(settings.image)
-    container = dev_container(client, settings)
-    if container is not None and recreate:
-        note(f"Recreating {container.name} (the volume {settings.volume_name} is kept)")
-        containers.stop(container)
-        containers.remove_keeping_volumes(container)
-        container = None
+    # Two `db.up` at once (two terminals, a script and a person) would race to
+    # create the same container; on one machine they take turns instead.
+    with machine_lock(f"devdb-up-{settings.container_name}"):
+        container = dev_container(client, settings)
+        if container is not None and recreate:
+            note(
+                f"Recreating {container.name} (the volume {settings.volume_name} is kept)"
+            )
+            containers.stop(container)
+            containers.remove_keeping_volumes(container)
+            container = None
 
-    created = started = False
-    if container is None:
-        image_ref = images.ensure_image(
-            client, spec, settings.image_source, mirror=settings.debian_mirror
-        )
-        note(f"Creating {settings.container_name} from {image_ref}")
-        container = containers.create_dev_container(client, settings, spec, image_ref)
-        created = started = True
-    else:
-        warn_on_drift(container, wanted_config(settings, spec, container))
-        if container.status == "paused":
-            container.unpause()
-        elif container.status != "running":
-            note(f"Starting {container.name}")
-            containers.start(container, settings.port)
-            started = True
+        created = started = False
+        if container is None:
+            image_ref = images.ensure_image(
+                client, spec, settings.image_source, mirror=settings.debian_mirror
+            )
+            note(f"Creating {settings.container_name} from {image_ref}")
+            container = containers.create_dev_container(
+                client, settings, spec, image_ref
+            )
+            created = started = True
+        else:
+            warn_on_drift(container, wanted_config(settings, spec, container))
+            if container.status == "paused":
+                container.unpause()
+            elif container.status != "running":
+                note(f"Starting {container.name}")
+                containers.start(container)
+                started = True
 
     port = containers.published_port(container)
     if port is None:
@@ -150,9 +173,7 @@ def up(
     applied: tuple[str, ...] = ()
     target = settings.with_port(port)
     if migrate and not at_head_quickly(target):
-        applied = tuple(migrations.pending(target, migrations.current(target)))
-        if applied:
-            migrations.upgrade(target, "head")
+        applied = tuple(migrations.upgrade(target, "head"))
     return UpResult(container.id, created, started, port, waited, applied)
 
 
@@ -305,9 +326,9 @@ def destroy(
             f"{settings.container_name} and {settings.volume_name} do not exist; "
             "nothing to destroy"
         ]
-    if volume is not None and volume.attrs.get("Labels", {}).get(labels.PROJECT) != (
-        labels.PROJECT_NAME
-    ):
+    # Docker reports "Labels": null for a volume made without labels.
+    volume_labels = (volume.attrs.get("Labels") or {}) if volume is not None else {}
+    if volume is not None and volume_labels.get(labels.PROJECT) != labels.PROJECT_NAME:
         raise DevDbError(
             f"the volume '{settings.volume_name}' was not created by this toolkit; "
             "it is left alone",

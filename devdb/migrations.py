@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from devdb.errors import DevDbError
 
@@ -157,9 +157,11 @@ def run_command(
     *args: object,
     script_location: str | None = None,
     **kwargs: object,
-) -> None:
+) -> list[str]:
     """Run ``alembic.command.<name>`` against the configured database.
 
+    Returns the revisions this run applied (or undid), in order: a run that waited
+    for another's lock and found nothing left to do returns none.
     ``script_location`` points at another copy of the revisions (tests and checks
     use a temporary one); by default it is backend/alembic.
     """
@@ -169,6 +171,13 @@ def run_command(
 
     config = alembic_config(settings, script_location)
     show_alembic_progress()
+    stepped: list[str] = []
+
+    def record_step(*, step: Any, **_: Any) -> None:
+        # For an upgrade and a downgrade alike, the revision the step applies/undoes.
+        stepped.append(step.up_revision_id)
+
+    config.attributes["on_version_apply"] = record_step  # env.py passes it to Alembic
     with connect(settings) as connection:
         config.attributes["connection"] = connection
         try:
@@ -177,6 +186,7 @@ def run_command(
             raise command_error(error, current_revisions_quietly(connection)) from None
         except DBAPIError as error:
             raise migration_failed(error) from None
+    return stepped
 
 
 def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
@@ -199,8 +209,9 @@ def migration_failed(error: Exception) -> DevDbError:
 
 def upgrade(
     settings: Settings, revision: str = "head", *, script_location: str | None = None
-) -> None:
-    run_command(settings, "upgrade", revision, script_location=script_location)
+) -> list[str]:
+    """Upgrade; the revisions this run applied, oldest first."""
+    return run_command(settings, "upgrade", revision, script_location=script_location)
 
 
 def downgrade(

@@ -103,6 +103,7 @@ class Settings:
         return f"postgresql://{user}:***@{host}:{self.port}/{database}"
 
     def with_port(self, port: int) -> Settings:
+        check_port(port)
         return replace(self, port=port)
 
 
@@ -204,9 +205,13 @@ def load_settings(
             f"got '{settings.image_source}'",
             "fix DEVDB_IMAGE_SOURCE or image_source in devdb.toml / devdb.local.toml",
         )
-    if not 0 <= settings.port <= 65535:
+    check_port(settings.port)
+    return settings
+
+
+def check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
         raise DevDbError(
-            f"port {settings.port} is not a TCP port",
+            f"port {port} is not a TCP port",
             "pick a port between 1 and 65535, or 0 for any free one",
         )
-    return settings

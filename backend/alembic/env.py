@@ -173,6 +173,8 @@ def run_migrations_with(connection) -> None:
             # Each revision commits on its own, so a failure keeps the revisions
             # before it, and autocommit_block() has a transaction to step out of.
             transaction_per_migration=True,
+            # The toolkit's hook to learn which revisions this very run applied.
+            on_version_apply=config.attributes.get("on_version_apply", ()),
         )
         with context.begin_transaction():
             context.run_migrations()
