@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from devdb.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+UNFORESEEN_SOURCES = ("docker.", "sqlalchemy.", "psycopg2", "alembic.")
 
 
 def reports_errors(function: F) -> F:
@@ -27,6 +28,21 @@ def reports_errors(function: F) -> F:
             raise Exit(error.render(), code=1) from None
         except KeyboardInterrupt:
             raise Exit("Interrupted.", code=130) from None
+        except Exception as error:
+            # A failure the library did not foresee, from Docker or the database:
+            # still one line and a way forward, not a traceback. Their messages
+            # carry no passwords (URLs are never part of them).
+            if not type(error).__module__.startswith(UNFORESEEN_SOURCES):
+                raise
+            reason = str(error).strip().splitlines() or [type(error).__name__]
+            raise Exit(
+                DevDbError(
+                    f"{type(error).__name__}: {reason[0]}",
+                    "run `invoke db.status` to see the state, then retry; if it "
+                    "persists, report it with the command you ran",
+                ).render(),
+                code=1,
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
