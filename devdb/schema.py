@@ -405,6 +405,12 @@ def dump_schema(
     return "\n".join(section for section in sections if section)
 
 
+def default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_if_changed(path: Path, content: str) -> bool:
     """Write ``content`` unless the file already holds it; True when it changed.
 
@@ -419,6 +425,11 @@ def write_if_changed(path: Path, content: str) -> bool:
     try:
         with os.fdopen(handle, "wb") as output:
             output.write(data)
+        # mkstemp makes the file private (0600); keep the mode a plain write gives.
+        os.chmod(
+            temporary,
+            path.stat().st_mode & 0o777 if path.exists() else default_file_mode(),
+        )
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
