@@ -9,7 +9,9 @@ Where the database is, in order:
 Online runs hold a PostgreSQL advisory lock for their whole length: Alembic has no
 lock of its own, and two upgrades racing on one empty database both try to create
 ``alembic_version`` and the tables. A second run waits for the first (bounded by
-``MIGRATION_LOCK_WAIT_SECONDS``, default 60) and then finds nothing left to do.
+``MIGRATION_LOCK_WAIT_SECONDS`` for the alembic CLI, the ``migration_lock_wait``
+setting (DEVDB_MIGRATION_LOCK_WAIT) for the invoke tasks; 60 s by default) and then
+finds nothing left to do.
 """
 
 import os
@@ -116,8 +118,9 @@ def acquire_migration_lock(connection) -> None:
             raise CommandError(
                 f"another migration run still holds the migration lock after "
                 f"{wait_seconds:g} s: {holder}\n"
-                "TIP: let it finish and run again, or raise "
-                "MIGRATION_LOCK_WAIT_SECONDS"
+                "TIP: let it finish and run again, or wait longer: "
+                "DEVDB_MIGRATION_LOCK_WAIT for invoke, MIGRATION_LOCK_WAIT_SECONDS "
+                "for the alembic CLI"
             )
         if not announced:
             print(
