@@ -56,20 +56,23 @@ def dev_container(client: docker.DockerClient, settings: Settings) -> Container 
 def resolve(settings: Settings) -> Settings:
     """Settings pointing at where the dev database really listens.
 
-    DATABASE_URL is used exactly as given. Otherwise the dev container's published
-    port wins (it may be a random one, from ``db.up --port 0``); when Docker or the
-    container is not there, the configured port stands and a connection error will
-    say to run ``invoke db.up``.
+    DATABASE_URL is used exactly as given. Otherwise the tasks act on the dev
+    container and nothing else: its published port wins (it may be a random one,
+    from ``db.up --port 0``). When it is missing or stopped this fails, rather
+    than reach whatever else listens on the configured port (a docker-compose
+    database, say) and migrate or reset that.
     """
     if settings.url_from_environment:
         return settings
-    try:
-        client = containers.docker_client()
-        container = dev_container(client, settings)
-    except DevDbError:
-        return settings
+    client = containers.docker_client()
+    container = dev_container(client, settings)
     if container is None or container.status != "running":
-        return settings
+        state = "does not exist" if container is None else f"is {container.status}"
+        raise DevDbError(
+            f"the dev database container '{settings.container_name}' {state}",
+            "start it with `invoke db.up`, or set DATABASE_URL to work on another "
+            "database",
+        )
     port = containers.published_port(container)
     return settings.with_port(port) if port else settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke.exceptions import Exit
@@ -47,9 +48,23 @@ def reports_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def settings() -> Settings:
-    from devdb.settings import load_settings
+TASKS_CHECKOUT = Path(__file__).resolve().parent.parent
 
+
+def settings() -> Settings:
+    from devdb.errors import DevDbError
+    from devdb.settings import PROJECT_ROOT, load_settings
+
+    # invoke finds tasks/ in the current directory, Python finds devdb wherever the
+    # venv installed it from: another checkout's venv would migrate, dump and check
+    # that checkout's files.
+    if PROJECT_ROOT != TASKS_CHECKOUT:
+        raise DevDbError(
+            f"these tasks come from {TASKS_CHECKOUT}, but the devdb library in use "
+            f"comes from {PROJECT_ROOT}",
+            "use this checkout's own venv: run scripts/onboard.sh here, then "
+            ".venv/bin/invoke",
+        )
     return load_settings()
 
 
