@@ -134,12 +134,6 @@ def registry_answers(timeout: float = 2.0) -> bool:
         return False
 
 
-def debootstrap_path() -> str | None:
-    return shutil.which("debootstrap") or shutil.which(
-        "debootstrap", path="/usr/sbin:/sbin"
-    )
-
-
 def image_checks(
     settings: Settings,
     client: docker.DockerClient | None,
@@ -161,7 +155,7 @@ def image_checks(
             Check("debootstrap", True, "not needed: the image is present"),
         ]
     can_pull = settings.image_source != "offline" and registry()
-    builder = debootstrap_path()
+    builder = images.debootstrap_path()
     checks: list[Check] = []
     if can_pull:
         checks.append(Check("Image", True, f"{spec.official} will be pulled by db.up"))

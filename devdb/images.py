@@ -236,10 +236,15 @@ def image_labels(spec: ImageSpec, versions: dict[str, str]) -> dict[str, str]:
     return result
 
 
-def require_build_tools() -> str:
-    debootstrap = shutil.which("debootstrap") or shutil.which(
+def debootstrap_path() -> str | None:
+    """debootstrap's path; /usr/sbin is searched too, as a non-root PATH lacks it."""
+    return shutil.which("debootstrap") or shutil.which(
         "debootstrap", path="/usr/sbin:/sbin"
     )
+
+
+def require_build_tools() -> str:
+    debootstrap = debootstrap_path()
     if debootstrap is None:
         raise DevDbError(
             "debootstrap is not installed; offline images are built with it",

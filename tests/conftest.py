@@ -16,6 +16,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.docker)
 
 
+CONTRACT_FILES = ("db/schema.sql", "db/alembic.sum")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def committed_contract_is_left_alone() -> Iterator[None]:
+    """No test may rewrite the committed schema dump or checksum list.
+
+    Tests that migrate a dev-like database pass --no-dump; one that forgets would
+    leave the developer's tree dirty and fail the contract checks run after it.
+    """
+    before = {name: (PROJECT_ROOT / name).read_bytes() for name in CONTRACT_FILES}
+    yield
+    changed = [
+        n for n in CONTRACT_FILES if (PROJECT_ROOT / n).read_bytes() != before[n]
+    ]
+    for name in changed:
+        (PROJECT_ROOT / name).write_bytes(before[name])
+    assert not changed, f"a test rewrote {', '.join(changed)} (restored now)"
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     """A reachable Docker engine, or a failure (never a skip) saying so."""

@@ -50,3 +50,55 @@ def test_two_upgrades_at_once_both_succeed_and_apply_once(fresh_database):
         engine.dispose()
     assert [row[0] for row in versions] == ["001"]
     assert hypertables == 5
+
+
+MIGRATION_LOCK_KEY = 20260210  # backend/alembic/env.py
+
+
+def test_a_held_lock_makes_both_wait_then_exactly_one_applies(fresh_database, tmp_path):
+    """Deterministic version of the race: the test holds the lock first."""
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    url = fresh_database.settings.url().render_as_string(hide_password=False)
+    env = base_environment(
+        DATABASE_URL=url, DEVDB_CONTAINER_NAME="stock-tracker-db-unused"
+    )
+    engine = create_engine(fresh_database.settings.url())
+    holder = engine.connect()
+    holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    holder.commit()
+    logs = [tmp_path / f"upgrade-{n}.log" for n in range(2)]
+    runs = []
+    try:
+        for log in logs:
+            with log.open("w") as output:
+                runs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "invoke", "db.upgrade"],
+                        cwd=PROJECT_ROOT,
+                        env=env,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        deadline = time.monotonic() + 60
+        while not all("Waiting up to" in log.read_text() for log in logs):
+            assert time.monotonic() < deadline, [log.read_text() for log in logs]
+            assert all(run.poll() is None for run in runs), "a run did not wait"
+            time.sleep(0.2)
+        assert all(run.poll() is None for run in runs)
+    finally:
+        holder.execute(
+            text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        )
+        holder.close()
+        engine.dispose()
+        for run in runs:
+            run.wait(timeout=120)
+
+    outputs = [log.read_text() for log in logs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    applied = [output for output in outputs if "Running upgrade  -> 001" in output]
+    assert len(applied) == 1, outputs

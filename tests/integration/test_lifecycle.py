@@ -153,12 +153,13 @@ def test_status_shows_versions_pending_and_unknown_revisions(dev_env):
         assert expected in status
     assert "stock:***@" in status
 
-    ok(run_invoke("db.downgrade", "--steps", "1", "--yes", env=dev_env))
+    # --no-dump: this test database is not the one db/schema.sql speaks for.
+    ok(run_invoke("db.downgrade", "--steps", "1", "--yes", "--no-dump", env=dev_env))
     pending = run_invoke("db.status", "--check", env=dev_env)
     assert pending.returncode == 1
     assert "pending: 001" in pending.stderr and pending.stderr.count("TIP:") == 1
 
-    ok(run_invoke("db.upgrade", env=dev_env))
+    ok(run_invoke("db.upgrade", "--no-dump", env=dev_env))
     sql(dev_env, "UPDATE alembic_version SET version_num = 'f00dfeed'")
     unknown = run_invoke("db.status", "--check", env=dev_env)
     assert unknown.returncode == 1
@@ -172,8 +173,10 @@ def test_redo_runs_the_last_revision_down_and_up(dev_env):
         dev_env,
         "INSERT INTO tick_data VALUES ('REDO', now(), 1.5, 10, 'buy', NULL, NULL)",
     )
-    assert run_invoke("db.redo", env=dev_env).returncode == 1  # 001 drops every table
-    assert "Redid 001" in ok(run_invoke("db.redo", "--yes", env=dev_env)).stderr
+    # 001 drops every table, so redo asks; --no-dump keeps db/schema.sql out of it.
+    assert run_invoke("db.redo", "--no-dump", env=dev_env).returncode == 1
+    redone = ok(run_invoke("db.redo", "--yes", "--no-dump", env=dev_env))
+    assert "Redid 001" in redone.stderr
     assert "(0 rows)" in sql(dev_env, "SELECT symbol FROM tick_data")
     ok(run_invoke("db.status", "--check", env=dev_env))
 
