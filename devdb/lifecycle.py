@@ -604,7 +604,8 @@ def new_revision(settings: Settings, message: str) -> Path:
 # --- logs, psql ------------------------------------------------------------------
 
 
-def running_dev_container(settings: Settings, verb: str) -> Container:
+def existing_dev_container(settings: Settings, verb: str) -> Container:
+    """The dev container in any state: `db.logs` matters most when it stopped."""
     managed_only(settings, verb)
     container = dev_container(containers.docker_client(), settings)
     if container is None:
@@ -617,7 +618,7 @@ def running_dev_container(settings: Settings, verb: str) -> Container:
 
 def logs(settings: Settings, *, follow: bool, tail: int) -> None:
     """Print the dev container's log (and keep printing with ``follow``)."""
-    container = running_dev_container(settings, "logs")
+    container = existing_dev_container(settings, "logs")
     out = sys.stdout.buffer
     for chunk in container.logs(
         stream=True, follow=follow, tail=tail if tail > 0 else "all"
@@ -662,7 +663,7 @@ def psql_invocation(
 
 def psql(settings: Settings, *, command: str = "") -> None:
     """Replace this process with psql inside the running dev container."""
-    container = running_dev_container(settings, "psql")
+    container = existing_dev_container(settings, "psql")
     if container.status != "running":
         raise DevDbError(
             f"{container.name} is {container.status}, not running",
