@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -288,7 +289,7 @@ def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) 
         with progress(
             f"Building root filesystem for {spec.id} (Debian {spec.suite})"
         ) as update:
-            run_streaming(command, update, what=f"debootstrap {spec.suite}")
+            debootstrap_with_one_retry(command, rootfs, update, spec.suite)
         versions = dpkg_versions((rootfs / "var/lib/dpkg/status").read_text())
         prune_rootfs(rootfs)
         (rootfs / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
@@ -311,6 +312,22 @@ def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) 
                 shutil.copy2(IMAGE_CONTEXT_DIR / name, context / name)
             docker_build(client, context, spec, image_labels(spec, versions), update)
     return spec.offline
+
+
+def debootstrap_with_one_retry(
+    command: list[str], rootfs: Path, update: Callable[[str], None], suite: str
+) -> None:
+    """debootstrap, and once more from scratch if it fails.
+
+    A mirror mid-sync or a dropped download fails a build that succeeds a minute
+    later; a second failure is reported with its last lines.
+    """
+    try:
+        run_streaming(command, update, what=f"debootstrap {suite}")
+    except DevDbError as first:
+        update(f"debootstrap failed ({first.message.splitlines()[0]}); retrying once")
+        shutil.rmtree(rootfs, ignore_errors=True)
+        run_streaming(command, update, what=f"debootstrap {suite}")
 
 
 def prune_rootfs(rootfs: Path) -> None:

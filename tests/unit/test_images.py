@@ -87,3 +87,28 @@ def test_ref_by_source() -> None:
     spec = images.reference_image()
     assert spec.ref("official") == "timescale/timescaledb:2.19.3-pg17"
     assert spec.ref("offline") == "stock-tracker-devdb/offline:pg17-ts2.19"
+
+
+def test_debootstrap_is_retried_once_from_scratch(tmp_path) -> None:
+    rootfs = tmp_path / "rootfs"
+    marker = tmp_path / "failed-once"
+    # Fails the first time (leaving a half-built rootfs), succeeds the second.
+    command = [
+        "sh",
+        "-c",
+        f"mkdir -p {rootfs}/half; if [ -e {marker} ]; then test ! -e {rootfs}/half/x; "
+        f"else touch {marker} {rootfs}/half/x; exit 1; fi",
+    ]
+    lines: list[str] = []
+    images.debootstrap_with_one_retry(command, rootfs, lines.append, "trixie")
+    assert any("retrying once" in line for line in lines)
+
+
+def test_debootstrap_failing_twice_reports_its_last_lines(tmp_path) -> None:
+    command = ["sh", "-c", "echo 'E: Could not download packages'; exit 1"]
+    with pytest.raises(DevDbError) as raised:
+        images.debootstrap_with_one_retry(
+            command, tmp_path / "r", lambda _: None, "sid"
+        )
+    assert "debootstrap sid failed" in raised.value.message
+    assert "Could not download packages" in raised.value.message
