@@ -47,10 +47,19 @@ def script_directory(config: Config) -> ScriptDirectory:
     return ScriptDirectory.from_config(config)
 
 
-def connection_error(settings: Settings, error: Exception) -> DevDbError:
+def connection_error(
+    settings: Settings, error: Exception, database: str | None = None
+) -> DevDbError:
     """Why we could not connect, in one line, without the password."""
     reason = str(getattr(error, "orig", error)).strip()
     where = f"{settings.host}:{settings.port}"
+    if database and database != settings.database and "does not exist" in reason:
+        # A maintenance connection (db.reset drops and re-creates from there).
+        return DevDbError(
+            f"the maintenance database '{database}' does not exist at {where}",
+            f"create it on that server (`CREATE DATABASE {database}`), or drop and "
+            f"re-create '{settings.database}' by hand",
+        )
     if "password authentication failed" in reason:
         return DevDbError(
             f"the database at {where} rejected the password for user '{settings.user}'",
@@ -89,7 +98,7 @@ def connect(settings: Settings, database: str | None = None) -> Iterator[Connect
         try:
             connection = engine.connect()
         except DBAPIError as error:
-            raise connection_error(settings, error) from None
+            raise connection_error(settings, error, database) from None
         with connection:
             yield connection
     finally:
@@ -254,9 +263,10 @@ def history(settings: Settings) -> list[RevisionInfo]:
     return [
         RevisionInfo(
             revision=rev.revision,
+            # A merge revision stands on several: shown as Alembic shows them.
             down_revision=rev.down_revision
-            if isinstance(rev.down_revision, str)
-            else None,
+            if isinstance(rev.down_revision, str | None)
+            else f"({', '.join(rev.down_revision)})",
             doc=(rev.doc or "").strip(),
             is_head=rev.revision in heads,
         )
