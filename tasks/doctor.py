@@ -18,7 +18,9 @@ def doctor(c: Context) -> None:
     from devdb.errors import DevDbError
 
     checks = run_checks(settings())
-    table = Table("check", "", "found", "fix", title="doctor", title_justify="left")
+    table = Table(
+        "check", "result", "found", "fix", title="invoke doctor", title_justify="left"
+    )
     for check in checks:
         table.add_row(
             check.name,
