@@ -404,12 +404,3 @@ def run_streaming(command: list[str], update, *, what: str) -> None:
 
 def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
-
-
-def image_versions(client: docker.DockerClient, ref: str) -> dict[str, str]:
-    """The versions an image declares in its labels (empty for official images)."""
-    image_labels_found = client.images.get(ref).labels or {}
-    return {
-        "postgres": image_labels_found.get(labels.POSTGRES_VERSION, ""),
-        "timescaledb": image_labels_found.get(labels.TIMESCALEDB_VERSION, ""),
-    }

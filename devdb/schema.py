@@ -444,7 +444,7 @@ def dev_database(settings: Settings) -> tuple[Container, Settings]:
     only when it names the dev container itself (a local host on its published port).
     """
     from devdb import containers
-    from devdb.lifecycle import dev_container, resolve
+    from devdb.lifecycle import dev_container
 
     if settings.url_from_environment and not settings.is_local:
         raise no_dev_container_error(settings)
@@ -459,9 +459,11 @@ def dev_database(settings: Settings) -> tuple[Container, Settings]:
             "the schema is dumped inside it",
             "start it with `invoke db.up`",
         )
+    port = containers.published_port(container)
     if not settings.url_from_environment:
-        return container, resolve(settings)
-    if containers.published_port(container) != settings.port:
+        # The container at hand says where it listens: no second Docker lookup.
+        return container, settings.with_port(port) if port else settings
+    if port != settings.port:
         raise no_dev_container_error(settings)
     return container, settings
 
