@@ -75,7 +75,4 @@ def _install(session: nox.Session) -> None:
 
 def _row_tests(spec: ImageSpec) -> list[str]:
     """The test directories that apply to a row: chosen here, so none skips."""
-    if spec.timescaledb is None:
-        return ["tests/matrix/plain"]  # proves the clear error instead of a schema
-    reference = ["tests/matrix/reference"] if spec.reference else []
-    return ["tests/matrix/timescaledb", *reference]
+    return [f"tests/matrix/{directory}" for directory in spec.matrix_test_dirs]

@@ -27,6 +27,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from devdb import containers, images  # noqa: E402 - the checkout, not an install
 from devdb.errors import DevDbError  # noqa: E402
+from devdb.image_fetch import image_exists  # noqa: E402
 from devdb.settings import load_settings  # noqa: E402
 
 CELL_TARGET_SECONDS = 15.0
@@ -59,7 +60,7 @@ def require_images(source: str) -> None:
     missing = [
         spec.ref(source)
         for spec in images.IMAGES
-        if not images.image_exists(client, spec.ref(source))
+        if not image_exists(client, spec.ref(source))
     ]
     if missing:
         raise DevDbError(

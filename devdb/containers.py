@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devdb import labels
-from devdb.errors import DevDbError
-from devdb.images import ImageSpec, first_line
+from devdb.errors import DevDbError, first_line
+from devdb.images import ImageSpec
 
 if TYPE_CHECKING:
     import docker

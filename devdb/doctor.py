@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb import containers, images, labels
+from devdb import containers, image_build, images, labels
 from devdb.errors import DevDbError
+from devdb.image_fetch import image_exists
 
 if TYPE_CHECKING:
     import docker
@@ -143,19 +144,15 @@ def image_checks(
     spec = images.image_spec(settings.image)
     if client is None:
         return [Check("Image", False, "cannot tell without Docker", "fix Docker first")]
-    wanted = {
-        "official": [spec.official],
-        "offline": [spec.offline],
-        "auto": [spec.official, spec.offline],
-    }[settings.image_source]
-    present = [ref for ref in wanted if images.image_exists(client, ref)]
+    wanted = spec.accepted_refs(settings.image_source)
+    present = [ref for ref in wanted if image_exists(client, ref)]
     if present:
         return [
             Check("Image", True, f"{present[0]} is present"),
             Check("debootstrap", True, "not needed: the image is present"),
         ]
     can_pull = settings.image_source != "offline" and registry()
-    builder = images.debootstrap_path()
+    builder = image_build.debootstrap_path()
     checks: list[Check] = []
     if can_pull:
         checks.append(Check("Image", True, f"{spec.official} will be pulled by db.up"))

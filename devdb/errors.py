@@ -11,3 +11,8 @@ class DevDbError(Exception):
 
     def render(self) -> str:
         return f"ERROR: {self.message}\nTIP: {self.tip}"
+
+
+def first_line(text: str) -> str:
+    """The first line of a third-party error's text, for an ERROR line."""
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"

@@ -1,32 +1,17 @@
-"""The image table, and getting an image: pull the official one, or build offline.
+"""The image table: every PostgreSQL/TimescaleDB image the project supports.
 
-Offline builds need no registry at all: debootstrap fetches Debian's own PostgreSQL
-and TimescaleDB packages into a root filesystem, and ``db/image/Dockerfile`` (FROM
-scratch) adds it with an entrypoint that honours the official image's contract. They
-carry their own name, never the official one, and labels with their real versions.
+Standard library only: nox imports this module from the checkout to build its
+matrix, before any virtualenv exists. Getting an image lives in
+``devdb.image_fetch`` (pull, or build offline) and ``devdb.image_build`` (the
+offline build itself).
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from devdb import labels
-from devdb.console import note, progress
 from devdb.errors import DevDbError
-from devdb.settings import PROJECT_ROOT
 
-if TYPE_CHECKING:
-    import docker
-
-IMAGE_CONTEXT_DIR = PROJECT_ROOT / "db" / "image"
 OFFLINE_REPOSITORY = "stock-tracker-devdb/offline"
 
 
@@ -61,7 +46,25 @@ class ImageSpec:
         return "/var/lib/postgresql" if self.postgres_major >= 18 else self.pgdata
 
     def ref(self, source: str) -> str:
+        """The reference ``image_source`` builds or pulls for this row."""
         return self.official if source == "official" else self.offline
+
+    def accepted_refs(self, source: str) -> tuple[str, ...]:
+        """The references ``image_source`` accepts as this row, preferred first.
+
+        ``auto`` takes whichever build is present (the official image first);
+        the other sources take exactly one.
+        """
+        if source == "auto":
+            return (self.official, self.offline)
+        return (self.ref(source),)
+
+    @property
+    def matrix_test_dirs(self) -> tuple[str, ...]:
+        """The tests/matrix directories that apply to this row (none is skipped)."""
+        if self.timescaledb is None:
+            return ("plain",)  # proves the clear error instead of a schema
+        return ("timescaledb", "reference") if self.reference else ("timescaledb",)
 
 
 IMAGES: tuple[ImageSpec, ...] = (
@@ -105,302 +108,3 @@ def image_spec(image_id: str) -> ImageSpec:
 
 def reference_image() -> ImageSpec:
     return next(spec for spec in IMAGES if spec.reference)
-
-
-# --- getting an image --------------------------------------------------------------
-
-
-def image_exists(client: docker.DockerClient, ref: str) -> bool:
-    import docker.errors
-
-    try:
-        client.images.get(ref)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
-
-
-def pull(client: docker.DockerClient, ref: str) -> None:
-    """Pull with progress, or raise DevDbError saying how to build offline."""
-    import docker.errors
-
-    repository, _, tag = ref.rpartition(":")
-    try:
-        with progress(f"Pulling {ref}") as update:
-            for event in client.api.pull(repository, tag=tag, stream=True, decode=True):
-                if "error" in event:
-                    raise docker.errors.APIError(event["error"])
-                status = event.get("status", "")
-                update(f"{event.get('id', '')} {status} {event.get('progress', '')}")
-    except docker.errors.APIError as error:
-        reason = getattr(error, "explanation", None) or str(error)
-        raise DevDbError(
-            f"could not pull {ref}: {first_line(str(reason))}",
-            "no registry answers here? Build the image offline: "
-            "`invoke image.build`, then set DEVDB_IMAGE_SOURCE=offline "
-            '(or image_source = "offline" in devdb.local.toml)',
-        ) from None
-
-
-def ensure_image(
-    client: docker.DockerClient, spec: ImageSpec, source: str, *, mirror: str
-) -> str:
-    """The reference to run for ``spec``, pulling or building it when missing.
-
-    official: present, or pulled, or an error; offline: present, or built;
-    auto: whichever is present (official first), else pulled, else built offline,
-    saying so, so nobody mistakes the offline build for the official image.
-    """
-    if source == "official":
-        if not image_exists(client, spec.official):
-            pull(client, spec.official)
-        return spec.official
-    if source == "offline":
-        if not image_exists(client, spec.offline):
-            build_offline(client, spec, mirror=mirror)
-        return spec.offline
-    for ref in (spec.official, spec.offline):
-        if image_exists(client, ref):
-            return ref
-    try:
-        pull(client, spec.official)
-        return spec.official
-    except DevDbError as error:
-        note(f"{error.message}; building the offline image {spec.offline} instead")
-    build_offline(client, spec, mirror=mirror)
-    return spec.offline
-
-
-# --- offline builds ----------------------------------------------------------------
-
-# Lean images: documentation, manuals, translations, locale sources and apt's caches
-# are never read by a database server. LLVM (JIT) is more than half of the root
-# filesystem and only speeds up analytical queries; without it PostgreSQL runs with
-# jit unavailable, which a dev and test database does not miss.
-PRUNED_PATHS = (
-    "usr/share/doc",
-    "usr/share/man",
-    "usr/share/info",
-    "usr/share/locale",
-    "usr/share/i18n",
-    "usr/share/lintian",
-    "var/cache/apt",
-    "var/lib/apt/lists",
-    "var/log",
-    "var/lib/postgresql",  # the package's own cluster; the entrypoint makes ours
-    "etc/postgresql",
-)
-PRUNED_GLOBS = (
-    "usr/lib/*/libLLVM*",
-    "usr/lib/*/libz3*",
-    "usr/lib/postgresql/*/lib/llvmjit*",
-    "usr/lib/postgresql/*/lib/bitcode",
-)
-
-
-def dpkg_versions(status_text: str) -> dict[str, str]:
-    """Installed package versions from a dpkg status file."""
-    versions: dict[str, str] = {}
-    for stanza in status_text.split("\n\n"):
-        fields = dict(re.findall(r"^(Package|Version|Status): (.*)$", stanza, re.M))
-        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
-            versions[fields["Package"]] = fields["Version"]
-    return versions
-
-
-def upstream_version(debian_version: str) -> str:
-    """'2.19.3+dfsg-1' -> '2.19.3'; '17.6-1.pgdg+1' -> '17.6'; '1:2.0-3' -> '2.0'."""
-    version = debian_version.split(":", 1)[-1]
-    version = version.rsplit("-", 1)[0] if "-" in version else version
-    return re.split(r"[+~]", version, maxsplit=1)[0]
-
-
-def image_labels(spec: ImageSpec, versions: dict[str, str]) -> dict[str, str]:
-    postgres = upstream_version(versions[f"postgresql-{spec.postgres_major}"])
-    timescaledb_package = f"postgresql-{spec.postgres_major}-timescaledb"
-    result = {
-        labels.PROJECT: labels.PROJECT_NAME,
-        labels.IMAGE_ID: spec.id,
-        labels.POSTGRES_VERSION: postgres,
-        labels.TIMESCALEDB_VERSION: (
-            upstream_version(versions[timescaledb_package])
-            if timescaledb_package in versions
-            else "none"
-        ),
-        labels.DEBIAN_SUITE: spec.suite,
-        "org.opencontainers.image.title": f"stock-tracker offline {spec.id}",
-        "org.opencontainers.image.description": (
-            f"PostgreSQL {postgres} from Debian {spec.suite}, built offline "
-            "with debootstrap; not the official image"
-        ),
-    }
-    return result
-
-
-def debootstrap_path() -> str | None:
-    """debootstrap's path; /usr/sbin is searched too, as a non-root PATH lacks it."""
-    return shutil.which("debootstrap") or shutil.which(
-        "debootstrap", path="/usr/sbin:/sbin"
-    )
-
-
-def require_build_tools() -> str:
-    debootstrap = debootstrap_path()
-    if debootstrap is None:
-        raise DevDbError(
-            "debootstrap is not installed; offline images are built with it",
-            "install it: `sudo apt-get install debootstrap` (scripts/onboard.sh does)",
-        )
-    if os.geteuid() != 0:
-        raise DevDbError(
-            "building an offline image needs root (debootstrap chroots and chowns)",
-            "run it as root: `sudo .venv/bin/invoke image.build`",
-        )
-    return debootstrap
-
-
-def build(
-    client: docker.DockerClient, spec: ImageSpec, *, force: bool = False, mirror: str
-) -> bool:
-    """Build the offline image unless it exists (or ``force``); True when built."""
-    if not force and image_exists(client, spec.offline):
-        note(f"{spec.offline} exists; nothing to build (--force rebuilds it)")
-        return False
-    build_offline(client, spec, mirror=mirror)
-    return True
-
-
-def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) -> str:
-    """Build ``spec.offline`` from Debian packages; return its reference."""
-    debootstrap = require_build_tools()
-    with tempfile.TemporaryDirectory(
-        prefix=f"devdb-{spec.id}-", dir="/var/tmp"
-    ) as work:
-        context = Path(work)
-        rootfs = context / "rootfs"
-        command = [
-            debootstrap,
-            "--variant=minbase",
-            f"--include={','.join(spec.packages)}",
-            spec.suite,
-            str(rootfs),
-            mirror,
-        ]
-        with progress(
-            f"Building root filesystem for {spec.id} (Debian {spec.suite})"
-        ) as update:
-            debootstrap_with_one_retry(command, rootfs, update, spec.suite)
-        versions = dpkg_versions((rootfs / "var/lib/dpkg/status").read_text())
-        prune_rootfs(rootfs)
-        (rootfs / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
-        with progress(f"Building image {spec.offline}") as update:
-            run_streaming(
-                [
-                    "tar",
-                    "-C",
-                    str(rootfs),
-                    "--numeric-owner",
-                    "-cf",
-                    str(context / "rootfs.tar"),
-                    ".",
-                ],
-                update,
-                what="tar",
-            )
-            shutil.rmtree(rootfs)
-            for name in ("Dockerfile", "docker-entrypoint.sh"):
-                shutil.copy2(IMAGE_CONTEXT_DIR / name, context / name)
-            docker_build(client, context, spec, image_labels(spec, versions), update)
-    return spec.offline
-
-
-def debootstrap_with_one_retry(
-    command: list[str], rootfs: Path, update: Callable[[str], None], suite: str
-) -> None:
-    """debootstrap, and once more from scratch if it fails.
-
-    A mirror mid-sync or a dropped download fails a build that succeeds a minute
-    later; a second failure is reported with its last lines.
-    """
-    try:
-        run_streaming(command, update, what=f"debootstrap {suite}")
-    except DevDbError as first:
-        update(f"debootstrap failed ({first.message.splitlines()[0]}); retrying once")
-        shutil.rmtree(rootfs, ignore_errors=True)
-        run_streaming(command, update, what=f"debootstrap {suite}")
-
-
-def prune_rootfs(rootfs: Path) -> None:
-    for relative in PRUNED_PATHS:
-        path = rootfs / relative
-        if path.is_dir():
-            shutil.rmtree(path)
-            path.mkdir()
-    for pattern in PRUNED_GLOBS:
-        for path in rootfs.glob(pattern):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-
-
-def docker_build(
-    client: docker.DockerClient,
-    context: Path,
-    spec: ImageSpec,
-    image_labels: dict[str, str],
-    update,
-) -> None:
-    import docker.errors
-
-    try:
-        for event in client.api.build(
-            path=str(context),
-            tag=spec.offline,
-            buildargs={
-                "PG_MAJOR": str(spec.postgres_major),
-                "PGDATA_DIR": spec.pgdata,
-                "VOLUME_DIR": spec.volume_path,
-            },
-            labels=image_labels,
-            rm=True,
-            forcerm=True,
-            decode=True,
-        ):
-            if "error" in event:
-                raise DevDbError(
-                    f"docker build of {spec.offline} failed: {event['error'].strip()}",
-                    "read the build output above; `invoke image.build --force` retries",
-                )
-            line = event.get("stream", "").strip()
-            if line:
-                update(line)
-    except docker.errors.APIError as error:
-        raise DevDbError(
-            f"docker build of {spec.offline} failed: {first_line(str(error))}",
-            "check the Docker daemon's disk space and logs, then retry",
-        ) from None
-
-
-def run_streaming(command: list[str], update, *, what: str) -> None:
-    """Run a build step, feeding each output line to ``update``; keep the tail."""
-    tail: list[str] = []
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip()
-            tail = [*tail, line][-15:]
-            update(line)
-    if process.returncode != 0:
-        raise DevDbError(
-            f"{what} failed (exit {process.returncode}); last lines:\n"
-            + "\n".join(tail),
-            "check that Debian's archive is reachable (DEVDB_DEBIAN_MIRROR) "
-            "and there is disk space under /var/tmp, then retry",
-        )
-
-
-def first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "unknown error"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from devdb import containers, images, labels, migrations, readiness
 from devdb.console import note, warn
 from devdb.errors import DevDbError
+from devdb.image_fetch import ensure_image
 from devdb.safety import confirm_destructive
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def up(
 
         created = started = False
         if container is None:
-            image_ref = images.ensure_image(
+            image_ref = ensure_image(
                 client, spec, settings.image_source, mirror=settings.debian_mirror
             )
             note(f"Creating {settings.container_name} from {image_ref}")
@@ -259,10 +260,8 @@ def wanted_config(
 ) -> containers.DevContainerConfig:
     """The config ``up`` would create the container with now, for drift warnings."""
     current_ref = container.labels.get(labels.IMAGE_REF, "")
-    if settings.image_source == "auto" and current_ref in (spec.official, spec.offline):
-        image_ref = current_ref  # auto accepts either build of the configured row
-    else:
-        image_ref = spec.ref(settings.image_source)
+    accepted = spec.accepted_refs(settings.image_source)
+    image_ref = current_ref if current_ref in accepted else accepted[0]
     return containers.DevContainerConfig(
         image_ref=image_ref,
         port=settings.port,

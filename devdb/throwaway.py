@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from devdb import containers, images, readiness
+from devdb import containers, readiness
+from devdb.image_fetch import ensure_image
+from devdb.images import ImageSpec
 from devdb.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ThrowawayDatabase:
     container: Container
-    spec: images.ImageSpec
+    spec: ImageSpec
     image_ref: str
     settings: Settings  # aimed at this database, not the dev one
     ready_after_seconds: float
@@ -31,7 +33,7 @@ class ThrowawayDatabase:
 
 @contextmanager
 def throwaway_database(
-    spec: images.ImageSpec,
+    spec: ImageSpec,
     *,
     client: docker.DockerClient | None = None,
     settings: Settings | None = None,
@@ -44,9 +46,7 @@ def throwaway_database(
     """
     base = settings or load_settings()
     client = client or containers.docker_client()
-    image_ref = images.ensure_image(
-        client, spec, base.image_source, mirror=base.debian_mirror
-    )
+    image_ref = ensure_image(client, spec, base.image_source, mirror=base.debian_mirror)
     password = secrets.token_urlsafe(16)
     container = containers.start_throwaway(
         client,

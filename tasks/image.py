@@ -16,7 +16,7 @@ from tasks._support import reports_errors, settings
 @reports_errors
 def build(c: Context, image: str = "", force: bool = False) -> None:
     """Build an offline image from Debian packages (no registry needed)."""
-    from devdb import containers, images
+    from devdb import containers, image_fetch, images
 
     chosen = settings()
     client = containers.docker_client()
@@ -24,7 +24,7 @@ def build(c: Context, image: str = "", force: bool = False) -> None:
         images.IMAGES if image == "all" else (images.image_spec(image or chosen.image),)
     )
     for spec in specs:
-        images.build(client, spec, force=force, mirror=chosen.debian_mirror)
+        image_fetch.build(client, spec, force=force, mirror=chosen.debian_mirror)
 
 
 @task(default=True)
@@ -37,6 +37,7 @@ def list(
     from rich.table import Table
 
     from devdb import containers, images
+    from devdb.image_fetch import image_exists
 
     client = containers.docker_client()
     table = Table(caption=f"Offline builds are named {images.OFFLINE_REPOSITORY}:<id>.")
@@ -50,7 +51,7 @@ def list(
         present = [
             kind
             for kind, ref in (("official", spec.official), ("offline", spec.offline))
-            if images.image_exists(client, ref)
+            if image_exists(client, ref)
         ]
         table.add_row(
             spec.id + (" *" if spec.reference else ""),

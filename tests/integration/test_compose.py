@@ -13,7 +13,8 @@ from dataclasses import replace
 import pytest
 
 from devdb import migrations
-from devdb.images import ensure_image, reference_image
+from devdb.image_fetch import ensure_image
+from devdb.images import reference_image
 from devdb.schema import dump_schema
 from devdb.settings import PROJECT_ROOT
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from devdb import containers, images, labels, readiness
+from devdb.image_fetch import ensure_image
 from devdb.throwaway import throwaway_database
 
 # Runs inside the init server: records whether TCP answered while the init scripts
@@ -80,7 +81,7 @@ def test_labels_name_the_versions_the_server_reports(
 
 def test_image_is_lean(docker_client, test_settings) -> None:
     spec = images.reference_image()
-    image_ref = images.ensure_image(
+    image_ref = ensure_image(
         docker_client, spec, "offline", mirror=test_settings.debian_mirror
     )
     # Not `remove=True`: that leaves the image's VOLUME behind as an anonymous volume.
@@ -126,7 +127,7 @@ def test_init_scripts_run_once_on_an_empty_directory_over_the_socket_only(
     docker_client, test_settings, init_probe_dir, volume
 ) -> None:
     spec = images.reference_image()
-    image_ref = images.ensure_image(
+    image_ref = ensure_image(
         docker_client, spec, "offline", mirror=test_settings.debian_mirror
     )
     password = secrets.token_urlsafe(12)

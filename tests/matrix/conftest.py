@@ -197,19 +197,11 @@ def init_path_cell(_init_path_started) -> CellDatabase:
     return CellDatabase(database, database.settings)
 
 
-# Which rows each test directory belongs to; nox runs only the matching ones.
-ROWS = {
-    "timescaledb": lambda spec: spec.timescaledb is not None,
-    "reference": lambda spec: spec.timescaledb is not None and spec.reference,
-    "plain": lambda spec: spec.timescaledb is None,
-}
-
-
 @pytest.fixture(autouse=True)
 def _test_belongs_to_row(request: pytest.FixtureRequest, cell_spec: ImageSpec) -> None:
     """Fail (never skip) a test that runs on a row it does not belong to."""
     group = request.node.path.parent.name
-    if group in ROWS and not ROWS[group](cell_spec):
+    if group not in cell_spec.matrix_test_dirs:
         pytest.fail(
             f"tests/matrix/{group} does not apply to image {cell_spec.id}; run the "
             "matrix through `nox -s migrations`, which picks each row's tests",

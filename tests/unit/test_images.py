@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devdb import images, labels
+from devdb import image_build, images, labels
 from devdb.errors import DevDbError
 
 DPKG_STATUS = """\
@@ -23,7 +23,7 @@ Version: 1.0-1
 
 
 def test_dpkg_versions_reads_installed_packages_only() -> None:
-    assert images.dpkg_versions(DPKG_STATUS) == {
+    assert image_build.dpkg_versions(DPKG_STATUS) == {
         "postgresql-17": "17.12-0+deb13u1",
         "postgresql-17-timescaledb": "2.19.3+dfsg-1",
     }
@@ -40,12 +40,12 @@ def test_dpkg_versions_reads_installed_packages_only() -> None:
     ],
 )
 def test_upstream_version(debian: str, upstream: str) -> None:
-    assert images.upstream_version(debian) == upstream
+    assert image_build.upstream_version(debian) == upstream
 
 
 def test_labels_carry_the_real_versions() -> None:
     spec = images.image_spec("pg17-ts2.19")
-    result = images.image_labels(spec, images.dpkg_versions(DPKG_STATUS))
+    result = image_build.image_labels(spec, image_build.dpkg_versions(DPKG_STATUS))
     assert result[labels.POSTGRES_VERSION] == "17.12"
     assert result[labels.TIMESCALEDB_VERSION] == "2.19.3"
     assert "not the official image" in result["org.opencontainers.image.description"]
@@ -53,7 +53,7 @@ def test_labels_carry_the_real_versions() -> None:
 
 def test_plain_postgres_is_labelled_without_timescaledb() -> None:
     spec = images.image_spec("pg15-plain")
-    result = images.image_labels(spec, {"postgresql-15": "15.14-0+deb12u1"})
+    result = image_build.image_labels(spec, {"postgresql-15": "15.14-0+deb12u1"})
     assert result[labels.TIMESCALEDB_VERSION] == "none"
 
 
@@ -100,14 +100,14 @@ def test_debootstrap_is_retried_once_from_scratch(tmp_path) -> None:
         f"else touch {marker} {rootfs}/half/x; exit 1; fi",
     ]
     lines: list[str] = []
-    images.debootstrap_with_one_retry(command, rootfs, lines.append, "trixie")
+    image_build.debootstrap_with_one_retry(command, rootfs, lines.append, "trixie")
     assert any("retrying once" in line for line in lines)
 
 
 def test_debootstrap_failing_twice_reports_its_last_lines(tmp_path) -> None:
     command = ["sh", "-c", "echo 'E: Could not download packages'; exit 1"]
     with pytest.raises(DevDbError) as raised:
-        images.debootstrap_with_one_retry(
+        image_build.debootstrap_with_one_retry(
             command, tmp_path / "r", lambda _: None, "sid"
         )
     assert "debootstrap sid failed" in raised.value.message
