@@ -8,11 +8,17 @@ offline build itself).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from devdb.errors import DevDbError
 
-OFFLINE_REPOSITORY = "stock-tracker-devdb/offline"
+# Offline builds are named <repository>:<row id>, never the official name.
+# DEVDB_OFFLINE_REPOSITORY gives a second checkout (a branch under test, a helper
+# script) images of its own, so its builds never replace the dev database's.
+OFFLINE_REPOSITORY = os.environ.get(
+    "DEVDB_OFFLINE_REPOSITORY", "stock-tracker-devdb/offline"
+)
 
 
 @dataclass(frozen=True)
