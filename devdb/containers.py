@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,6 +48,16 @@ def docker_client() -> docker.DockerClient:
             "point DOCKER_HOST at a running engine",
         ) from None
     return client
+
+
+def docker_engine_is_local(environ: dict[str, str] | None = None) -> bool:
+    """Whether DOCKER_HOST names this machine (a socket, or a loopback address)."""
+    host = (os.environ if environ is None else environ).get("DOCKER_HOST", "")
+    if not host or host.startswith(("unix://", "npipe://", "fd://")):
+        return True
+    match = re.match(r"^(?:tcp|http|https|ssh)://(?:[^@/]*@)?(\[[^\]]*\]|[^:/]*)", host)
+    name = (match.group(1) if match else host).strip("[]")
+    return name in ("localhost", "::1", "") or name.startswith("127.")
 
 
 def short_docker_reason(error: Exception) -> str:

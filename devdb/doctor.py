@@ -87,18 +87,16 @@ def disk_check(paths: list[Path], minimum: int = MIN_FREE_BYTES) -> Check:
 def disk_paths(client: docker.DockerClient | None) -> list[Path]:
     paths = [Path("/var/tmp")]
     if client is not None:
-        from devdb.lifecycle import docker_engine_is_local
-
         root = client.info().get("DockerRootDir")
         # A remote engine's disk is not ours to measure.
-        if root and docker_engine_is_local():
+        if root and containers.docker_engine_is_local():
             paths.append(Path(root))
     return paths
 
 
 def port_check(settings: Settings, client: docker.DockerClient | None) -> Check:
     """The configured port is free, or it is our own dev container that holds it."""
-    if settings.url_from_environment:
+    if settings.exact_target:
         return Check(
             "Port", True, f"not needed: DATABASE_URL names {settings.safe_url()}"
         )

@@ -7,18 +7,16 @@ TimescaleDB check apply to every caller alike. Errors become DevDbError.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from devdb.database import connect
 from devdb.errors import DevDbError
+from devdb.revisions import database_revisions, script_directory
 
 if TYPE_CHECKING:
     from alembic.config import Config
-    from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection
 
     from devdb.settings import Settings
@@ -39,70 +37,6 @@ def alembic_config(settings: Settings, script_location: str | None = None) -> Co
     )
     config.attributes["migration_lock_wait_seconds"] = settings.migration_lock_wait
     return config
-
-
-def script_directory(config: Config) -> ScriptDirectory:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(config)
-
-
-def connection_error(
-    settings: Settings, error: Exception, database: str | None = None
-) -> DevDbError:
-    """Why we could not connect, in one line, without the password."""
-    reason = str(getattr(error, "orig", error)).strip()
-    where = f"{settings.host}:{settings.port}"
-    if database and database != settings.database and "does not exist" in reason:
-        # A maintenance connection (db.reset drops and re-creates from there).
-        return DevDbError(
-            f"the maintenance database '{database}' does not exist at {where}",
-            f"create it on that server (`CREATE DATABASE {database}`), or drop and "
-            f"re-create '{settings.database}' by hand",
-        )
-    if "password authentication failed" in reason:
-        return DevDbError(
-            f"the database at {where} rejected the password for user '{settings.user}'",
-            "check the password in DATABASE_URL (or DEVDB_PASSWORD / devdb.local.toml)",
-        )
-    if f'database "{settings.database}" does not exist' in reason:
-        return DevDbError(
-            f"the database '{settings.database}' does not exist at {where}",
-            "create it (`invoke db.reset --yes` re-creates the dev database) or fix "
-            "the database name in DATABASE_URL",
-        )
-    if "could not translate host name" in reason:
-        return DevDbError(
-            f"the host '{settings.host}' cannot be resolved",
-            "fix the host in DATABASE_URL",
-        )
-    first = reason.splitlines()[0] if reason else type(error).__name__
-    return DevDbError(
-        f"no database answers at {where}: {first}",
-        "start the dev database with `invoke db.up`, or fix DATABASE_URL",
-    )
-
-
-@contextlib.contextmanager
-def connect(settings: Settings, database: str | None = None) -> Iterator[Connection]:
-    """A SQLAlchemy connection, with connection failures explained."""
-    from sqlalchemy import create_engine, pool
-    from sqlalchemy.exc import DBAPIError
-
-    engine = create_engine(
-        settings.url(database),
-        poolclass=pool.NullPool,
-        connect_args={"connect_timeout": 5, "application_name": "devdb"},
-    )
-    try:
-        try:
-            connection = engine.connect()
-        except DBAPIError as error:
-            raise connection_error(settings, error, database) from None
-        with connection:
-            yield connection
-    finally:
-        engine.dispose()
 
 
 UNKNOWN_REVISION = re.compile(r"Can't locate revision identified by '([^']*)'")
@@ -131,14 +65,6 @@ def command_error(
             "`invoke db.history` lists the revisions; 'head', 'base', '+1', '-1' also work",
         )
     return DevDbError(text.splitlines()[0], "`invoke db.history` lists the revisions")
-
-
-def database_revisions(connection: Connection) -> tuple[str, ...]:
-    from alembic.runtime.migration import MigrationContext
-
-    revisions = tuple(MigrationContext.configure(connection).get_current_heads())
-    connection.commit()
-    return revisions
 
 
 def is_progress_worth_reading(record: logging.LogRecord) -> bool:
@@ -246,38 +172,6 @@ def upgrade_sql(settings: Settings, revision: str = "head") -> None:
         raise command_error(error) from None
 
 
-@dataclass(frozen=True)
-class RevisionInfo:
-    revision: str
-    down_revision: str | None
-    doc: str
-    is_head: bool
-
-
-def history(settings: Settings) -> list[RevisionInfo]:
-    """Every revision, oldest first; needs no database."""
-    script = script_directory(alembic_config(settings))
-    heads = set(script.get_heads())
-    revisions = list(script.walk_revisions())
-    revisions.reverse()
-    return [
-        RevisionInfo(
-            revision=rev.revision,
-            # A merge revision stands on several: shown as Alembic shows them.
-            down_revision=rev.down_revision
-            if isinstance(rev.down_revision, str | None)
-            else f"({', '.join(rev.down_revision)})",
-            doc=(rev.doc or "").strip(),
-            is_head=rev.revision in heads,
-        )
-        for rev in revisions
-    ]
-
-
-def heads(settings: Settings) -> list[str]:
-    return list(script_directory(alembic_config(settings)).get_heads())
-
-
 def current(settings: Settings) -> tuple[str, ...]:
     """The revision(s) the database is at; empty when it has none (base)."""
     with connect(settings) as connection:
@@ -291,7 +185,7 @@ def pending(settings: Settings, revisions: tuple[str, ...]) -> list[str]:
     """
     from alembic.util import CommandError
 
-    script = script_directory(alembic_config(settings))
+    script = script_directory(settings.script_location)
     try:
         lower = revisions or (None,)
         result: list[str] = []
@@ -303,62 +197,3 @@ def pending(settings: Settings, revisions: tuple[str, ...]) -> list[str]:
         raise command_error(error, revisions) from None
     result.reverse()
     return result
-
-
-RELATIVE_DOWNGRADE = re.compile(r"(?P<anchor>[^+@]*?)-(?P<steps>\d+)")
-
-
-def lands_on_base(settings: Settings, target: str) -> bool:
-    """Whether downgrading to ``target`` would undo every revision.
-
-    Alembic accepts 'base', a revision id, and relative targets: '-2' (from the
-    database's revision), '001-1', 'head-1', 'heads-1'. Each relative one is walked
-    down the revision files here, so none slips past the guard. Branch ('x@-1') and
-    '+N' targets are refused: the guard could not tell where they land.
-    """
-    if target == "base":
-        return True
-    if "@" in target or "+" in target:
-        raise DevDbError(
-            f"db.downgrade does not take the target '{target}'",
-            "name a revision id, 'base', or a relative target such as -1 or 001-1",
-        )
-    relative = RELATIVE_DOWNGRADE.fullmatch(target)
-    if relative is None:
-        return False  # an absolute revision id: Alembic checks it exists
-    script = script_directory(alembic_config(settings))
-    anchor = relative.group("anchor")
-    if anchor in ("head", "heads"):
-        start: str | None = script.get_current_head()
-    elif anchor:
-        start = anchor
-    else:
-        revisions = current(settings)
-        start = revisions[0] if revisions else None
-    from alembic.util import CommandError
-
-    for _ in range(int(relative.group("steps"))):
-        if start is None:
-            return True
-        try:
-            below = script.get_revision(start)
-        except CommandError:
-            return False  # an unknown anchor: the downgrade itself reports it
-        if below is None:
-            return True
-        # A merge has no single step down: treated as reaching base, so it asks.
-        start = below.down_revision if isinstance(below.down_revision, str) else None
-    return start is None
-
-
-def downgrade_guarded(
-    settings: Settings, target: str, *, yes: bool, force: bool
-) -> None:
-    """Downgrade; undoing every revision (dropping all tables) must be confirmed."""
-    from devdb.safety import confirm_destructive
-
-    if lands_on_base(settings, target):
-        confirm_destructive(
-            settings, "downgrade to base (drop every table)", yes=yes, force=force
-        )
-    downgrade(settings, target)

@@ -17,7 +17,6 @@ temporary copy of ``backend/alembic`` holding a deliberately broken revision.
 
 from __future__ import annotations
 
-import difflib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -26,10 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devdb import migrations
+from devdb.database import connect
+from devdb.dump import dump_diff, dump_schema
 from devdb.errors import DevDbError
+from devdb.revisions import read_revisions
 
 if TYPE_CHECKING:
-    from alembic.config import Config
     from docker.models.containers import Container
     from sqlalchemy.engine import Connection
 
@@ -50,17 +52,14 @@ class RoundTripStep:
 Dumper = Callable[[], str]
 
 
-def linear_history(config: Config) -> list[tuple[str, str]]:
+def linear_history(script_location: Path) -> list[tuple[str, str]]:
     """(revision, the revision below it or "base"), oldest first.
 
     A merge revision has no single "N-1" to step down to, so it is refused with a
     clear error rather than checked half-way.
     """
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(config)
     steps: list[tuple[str, str]] = []
-    for revision in reversed(list(script.walk_revisions())):
+    for revision in read_revisions(script_location)[0]:
         below = revision.down_revision
         if below is not None and not isinstance(below, str):
             raise DevDbError(
@@ -70,23 +69,6 @@ def linear_history(config: Config) -> list[tuple[str, str]]:
             )
         steps.append((revision.revision, below or "base"))
     return steps
-
-
-def diff(before: str, after: str, before_name: str, after_name: str) -> str:
-    """A unified diff, cut to a readable length."""
-    lines = list(
-        difflib.unified_diff(
-            before.splitlines(),
-            after.splitlines(),
-            fromfile=before_name,
-            tofile=after_name,
-            lineterm="",
-        )
-    )
-    if len(lines) > DIFF_LINES_SHOWN:
-        hidden = len(lines) - DIFF_LINES_SHOWN
-        lines = [*lines[:DIFF_LINES_SHOWN], f"... ({hidden} more diff lines)"]
-    return "\n".join(lines)
 
 
 # A downgrade may leave an extension installed: dropping one needs more rights than
@@ -110,16 +92,15 @@ def alembic_session(
     settings: Settings, script_location: str | Path | None
 ) -> Iterator[Callable[..., None]]:
     """``run(command_name, *args)`` on one connection, errors as DevDbError."""
+    # lazy: Alembic and SQLAlchemy cost `invoke --list` half a second
     from alembic import command
     from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
 
-    from devdb import migrations
-
     config = migrations.alembic_config(
         settings, str(script_location) if script_location else None
     )
-    with migrations.connect(settings) as connection:
+    with connect(settings) as connection:
         config.attributes["connection"] = connection
 
         def run(name: str, *args: object) -> None:
@@ -169,8 +150,12 @@ def round_trip(
             raise DevDbError(
                 f"revision {revision} does not round-trip: its downgrade does not "
                 f"restore the schema of {below}\n"
-                + diff(
-                    below_dump, restored, f"at {below}", f"after downgrading {revision}"
+                + dump_diff(
+                    below_dump,
+                    restored,
+                    f"at {below}",
+                    f"after downgrading {revision}",
+                    max_lines=DIFF_LINES_SHOWN,
                 ),
                 f"make revision {revision}'s downgrade() undo everything its "
                 "upgrade() creates",
@@ -188,11 +173,12 @@ def round_trip(
             raise DevDbError(
                 f"revision {revision} does not round-trip: up, down and up again "
                 "gives a different schema\n"
-                + diff(
+                + dump_diff(
                     at_revision,
                     again,
                     f"after upgrade to {revision}",
                     "after up, down, up",
+                    max_lines=DIFF_LINES_SHOWN,
                 ),
                 f"make revision {revision}'s downgrade() the exact inverse of its upgrade()",
             )
@@ -228,13 +214,9 @@ def check_round_trip(
     ``script_location`` defaults to backend/alembic. Returns the steps, oldest
     first; raises DevDbError naming the first revision that does not round-trip.
     """
-    from devdb import migrations
-    from devdb.schema import dump_schema
-
-    config = migrations.alembic_config(
-        settings, str(script_location) if script_location else None
+    history = linear_history(
+        Path(script_location) if script_location else settings.script_location
     )
-    history = linear_history(config)
     with alembic_session(settings, script_location) as run:
         if migrations.current(settings):
             raise DevDbError(

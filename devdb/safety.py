@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from devdb import migrations
 from devdb.errors import DevDbError
+from devdb.revisions import script_directory
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -61,3 +64,60 @@ def confirm_destructive(
             f"cancelled: nothing was changed ({action} on {where})",
             "run again and answer y, or pass --yes",
         )
+
+
+RELATIVE_DOWNGRADE = re.compile(r"(?P<anchor>[^+@]*?)-(?P<steps>\d+)")
+
+
+def lands_on_base(settings: Settings, target: str) -> bool:
+    """Whether downgrading to ``target`` would undo every revision.
+
+    Alembic accepts 'base', a revision id, and relative targets: '-2' (from the
+    database's revision), '001-1', 'head-1', 'heads-1'. Each relative one is walked
+    down the revision files here, so none slips past the guard. Branch ('x@-1') and
+    '+N' targets are refused: the guard could not tell where they land.
+    """
+    if target == "base":
+        return True
+    if "@" in target or "+" in target:
+        raise DevDbError(
+            f"db.downgrade does not take the target '{target}'",
+            "name a revision id, 'base', or a relative target such as -1 or 001-1",
+        )
+    relative = RELATIVE_DOWNGRADE.fullmatch(target)
+    if relative is None:
+        return False  # an absolute revision id: Alembic checks it exists
+    script = script_directory(settings.script_location)
+    anchor = relative.group("anchor")
+    if anchor in ("head", "heads"):
+        start: str | None = script.get_current_head()
+    elif anchor:
+        start = anchor
+    else:
+        revisions = migrations.current(settings)
+        start = revisions[0] if revisions else None
+    from alembic.util import CommandError  # lazy: see devdb.revisions
+
+    for _ in range(int(relative.group("steps"))):
+        if start is None:
+            return True
+        try:
+            below = script.get_revision(start)
+        except CommandError:
+            return False  # an unknown anchor: the downgrade itself reports it
+        if below is None:
+            return True
+        # A merge has no single step down: treated as reaching base, so it asks.
+        start = below.down_revision if isinstance(below.down_revision, str) else None
+    return start is None
+
+
+def downgrade_guarded(
+    settings: Settings, target: str, *, yes: bool, force: bool
+) -> None:
+    """Downgrade; undoing every revision (dropping all tables) must be confirmed."""
+    if lands_on_base(settings, target):
+        confirm_destructive(
+            settings, "downgrade to base (drop every table)", yes=yes, force=force
+        )
+    migrations.downgrade(settings, target)

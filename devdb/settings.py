@@ -40,7 +40,7 @@ class Settings:
     database: str = "stock_tracker"
     # True when DATABASE_URL named the database: the tasks then never look for the
     # dev container's port but use the URL exactly as given.
-    url_from_environment: bool = False
+    exact_target: bool = False
     image: str = "pg17-ts2.19"
     image_source: str = "auto"
     container_name: str = "stock-tracker-db"
@@ -143,7 +143,7 @@ def parse_database_url(raw: str) -> dict[str, Any]:
         "host": url.host or "localhost",
         "port": port or 5432,
         "database": url.database,
-        "url_from_environment": True,
+        "exact_target": True,
     }
 
 
@@ -175,7 +175,7 @@ def load_settings(
 ) -> Settings:
     """Read the settings, highest precedence first as the module docstring says."""
     environ = dict(os.environ if environ is None else environ)
-    derived = ("project_root", "url_from_environment")
+    derived = ("project_root", "exact_target")
     known = {f.name: f for f in fields(Settings) if f.name not in derived}
     values: dict[str, Any] = {}
     values.update(_read_toml(project_root / "devdb.toml"))

@@ -65,7 +65,7 @@ def throwaway_database(
             host="127.0.0.1",
             port=port,
             password=password,
-            url_from_environment=True,
+            exact_target=True,
         )
         waited = readiness.wait_until_ready(
             container,

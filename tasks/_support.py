@@ -70,6 +70,6 @@ def settings() -> Settings:
 
 def resolved_settings() -> Settings:
     """Settings aimed at where the dev database really listens."""
-    from devdb.lifecycle import resolve
+    from devdb.devcontainer import resolve
 
     return resolve(settings())

@@ -1,4 +1,4 @@
-"""db.*: the dev database's lifecycle and its migrations."""
+"""db.*: the dev container's life: up, down, destroy, reset, status, logs, psql."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from invoke import Context, task
 from tasks._support import reports_errors, resolved_settings, settings
 
 if TYPE_CHECKING:
-    from devdb.lifecycle import Status
-    from devdb.settings import Settings
+    from devdb.status import Status
 
 
 @task(
@@ -50,111 +49,6 @@ def up(
         f"Dev database {state}: {chosen.with_port(result.port).safe_url()} "
         f"(answered after {result.waited_seconds:.2f} s); {migrated}"
     )
-
-
-NO_DUMP_HELP = "Leave db/schema.sql alone (it is refreshed from the dev database)."
-
-
-def refresh_schema_dump(target: Settings, no_dump: bool) -> None:
-    """Keep db/schema.sql in step with the dev database after a migration.
-
-    A database named by DATABASE_URL is not the contract's source: left alone.
-    """
-    if no_dump or target.url_from_environment:
-        return
-    from devdb import schema
-    from devdb.console import note
-
-    changed = schema.refresh_schema_file(target)
-    note(
-        "db/schema.sql updated: review the diff and commit it"
-        if changed
-        else "db/schema.sql unchanged"
-    )
-
-
-@task(
-    help={
-        "revision": "Target revision (default: head).",
-        "sql": "Print the SQL instead of running it (needs no database).",
-        "no_dump": NO_DUMP_HELP,
-    }
-)
-@reports_errors
-def upgrade(
-    c: Context, revision: str = "head", sql: bool = False, no_dump: bool = False
-) -> None:
-    """Upgrade the database to a revision (default: head)."""
-    from devdb import migrations
-
-    if sql:
-        migrations.upgrade_sql(settings(), revision)
-        return
-    target = resolved_settings()
-    migrations.upgrade(target, revision)
-    refresh_schema_dump(target, no_dump)
-
-
-@task(
-    help={
-        "revision": "Target revision ('base' drops everything; '-1' is one step).",
-        "steps": "Go down this many revisions instead of naming one.",
-        "yes": "Do not ask before dropping everything (downgrade to base).",
-        "force": "Allow downgrading to base on a non-local database.",
-        "no_dump": NO_DUMP_HELP,
-    }
-)
-@reports_errors
-def downgrade(
-    c: Context,
-    revision: str = "",
-    steps: int = 0,
-    yes: bool = False,
-    force: bool = False,
-    no_dump: bool = False,
-) -> None:
-    """Downgrade the database to a revision, or by a number of steps."""
-    from devdb import migrations
-    from devdb.errors import DevDbError
-
-    if bool(revision) == bool(steps):
-        raise DevDbError(
-            "db.downgrade needs exactly one of --revision or --steps",
-            "e.g. `invoke db.downgrade --steps 1` or `invoke db.downgrade --revision base`",
-        )
-    target = resolved_settings()
-    migrations.downgrade_guarded(target, revision or f"-{steps}", yes=yes, force=force)
-    refresh_schema_dump(target, no_dump)
-
-
-@task(help={"revision": "The revision to record, without running migrations."})
-@reports_errors
-def stamp(c: Context, revision: str) -> None:
-    """Record a revision as current without running migrations (adopt a database)."""
-    from devdb import migrations
-
-    migrations.stamp(resolved_settings(), revision)
-
-
-@task
-@reports_errors
-def current(c: Context) -> None:
-    """Print the revision the database is at."""
-    from devdb import migrations
-
-    revisions = migrations.current(resolved_settings())
-    print(" ".join(revisions) if revisions else "base (no revision applied)")
-
-
-@task
-@reports_errors
-def history(c: Context) -> None:
-    """List the revisions, oldest first (needs no database)."""
-    from devdb import migrations
-
-    for info in migrations.history(settings()):
-        head = " (head)" if info.is_head else ""
-        print(f"{info.down_revision or 'base'} -> {info.revision}{head}, {info.doc}")
 
 
 @task
@@ -213,9 +107,9 @@ def reset(
 @reports_errors
 def status(c: Context, check: bool = False) -> None:
     """Show container, versions, current and pending revisions, hypertables."""
-    from devdb import lifecycle
+    from devdb.status import status as read_status
 
-    report = lifecycle.status(settings())
+    report = read_status(settings())
     print_status(report)
     if check and report.problems:
         from devdb.errors import DevDbError
@@ -229,42 +123,6 @@ def status(c: Context, check: bool = False) -> None:
 
 @task(
     help={
-        "yes": "Do not ask when redoing the first revision (it drops every table).",
-        "force": "Allow that on a non-local database.",
-        "no_dump": NO_DUMP_HELP,
-    }
-)
-@reports_errors
-def redo(
-    c: Context, yes: bool = False, force: bool = False, no_dump: bool = False
-) -> None:
-    """Down one revision and up again (re-run the migration you are editing)."""
-    from devdb import lifecycle
-    from devdb.console import note
-
-    target = resolved_settings()
-    note(f"Redid {lifecycle.redo(target, yes=yes, force=force)}")
-    refresh_schema_dump(target, no_dump)
-
-
-@task(
-    help={"message": "What the revision changes; becomes its docstring and file name."}
-)
-@reports_errors
-def revision(c: Context, message: str) -> None:
-    """Write a new raw-SQL revision file after head (needs no database)."""
-    from devdb import lifecycle
-    from devdb.console import note
-
-    path = lifecycle.new_revision(settings(), message)
-    note(
-        f"Wrote {path.relative_to(settings().project_root)}: fill in upgrade() and "
-        'downgrade() with op.execute("""..."""), then `invoke db.upgrade`'
-    )
-
-
-@task(
-    help={
         "follow": "Keep printing new lines until Ctrl-C.",
         "tail": "How many of the last lines to show (0: all).",
     }
@@ -272,9 +130,9 @@ def revision(c: Context, message: str) -> None:
 @reports_errors
 def logs(c: Context, follow: bool = False, tail: int = 100) -> None:
     """Print the dev database's server log."""
-    from devdb import lifecycle
+    from devdb import shell
 
-    lifecycle.logs(settings(), follow=follow, tail=tail)
+    shell.logs(settings(), follow=follow, tail=tail)
 
 
 @task(
@@ -283,9 +141,9 @@ def logs(c: Context, follow: bool = False, tail: int = 100) -> None:
 @reports_errors
 def psql(c: Context, command: str = "") -> None:
     """Open psql inside the dev container (no PostgreSQL client needed here)."""
-    from devdb import lifecycle
+    from devdb import shell
 
-    lifecycle.psql(settings(), command=command)
+    shell.psql(settings(), command=command)
 
 
 def print_status(report: Status) -> None:

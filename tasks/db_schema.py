@@ -17,15 +17,15 @@ from tasks._support import reports_errors, settings
 @reports_errors
 def dump_schema(c: Context, rehash: list[str] | None = None) -> None:
     """Dump the dev database's schema to db/schema.sql; record new revisions' checksums."""
-    from devdb import schema
+    from devdb import checksums, workflow
     from devdb.console import note
 
     chosen = settings()
-    changed = schema.refresh_schema_file(chosen)
+    changed = workflow.refresh_schema_file(chosen)
     shown = chosen.schema_file.relative_to(chosen.project_root)
     note(f"{shown} {'updated' if changed else 'unchanged'}")
     sum_file = chosen.migrations_sum_file
-    recorded = schema.record_revisions(
+    recorded = checksums.record_revisions(
         chosen.script_location, sum_file, rehash=rehash or ()
     )
     if recorded:
@@ -36,11 +36,11 @@ def dump_schema(c: Context, rehash: list[str] | None = None) -> None:
 @reports_errors
 def check(c: Context) -> None:
     """Fail when the migrations at head, the revision checksums and db/schema.sql disagree."""
-    from devdb import schema
+    from devdb import contract
     from devdb.console import note
 
     chosen = settings()
-    report = schema.check_contract(
+    report = contract.check_contract(
         chosen,
         script_location=chosen.script_location,
         schema_file=chosen.schema_file,

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from devdb.containers import exec_in
-from devdb.schema import dump_schema
+from devdb.dump import dump_schema
 from devdb.settings import PROJECT_ROOT
 
 BACKEND = PROJECT_ROOT / "backend"

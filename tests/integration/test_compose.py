@@ -13,9 +13,9 @@ from dataclasses import replace
 import pytest
 
 from devdb import migrations
+from devdb.dump import dump_schema
 from devdb.image_fetch import ensure_image
 from devdb.images import reference_image
-from devdb.schema import dump_schema
 from devdb.settings import PROJECT_ROOT
 
 PROJECT_NAME = "devdb-compose-test"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from devdb import migrations, schema
+from devdb import contract, devcontainer, migrations, workflow
+from devdb.database import connect
 from devdb.errors import DevDbError
 from devdb.images import reference_image
 from devdb.settings import PROJECT_ROOT
@@ -46,7 +47,7 @@ def script_copy(tmp_path: Path) -> Path:
 
 def check(settings, script_location: Path, docker_client):
     """db.check's core, always on the reference image: the contract is defined there."""
-    return schema.check_contract(
+    return contract.check_contract(
         settings,
         script_location=script_location,
         schema_file=SCHEMA_FILE,
@@ -72,7 +73,7 @@ def dev_like_project(tmp_path: Path, fresh_database):
     settings = replace(
         fresh_database.settings,
         container_name=fresh_database.container.name,
-        url_from_environment=False,
+        exact_target=False,
         project_root=root,
     )
     migrations.upgrade(settings, "head")
@@ -83,9 +84,9 @@ def test_two_consecutive_dumps_are_byte_identical(
     dev_like_project, fresh_database, reference_spec
 ):
     settings = dev_like_project
-    assert schema.refresh_schema_file(settings) is True
+    assert workflow.refresh_schema_file(settings) is True
     first = settings.schema_file.read_bytes()
-    assert schema.refresh_schema_file(settings) is False
+    assert workflow.refresh_schema_file(settings) is False
     assert settings.schema_file.read_bytes() == first
 
     text = first.decode()
@@ -102,16 +103,16 @@ def test_two_consecutive_dumps_are_byte_identical(
 
 def test_a_new_dimension_shows_in_the_manifest(dev_like_project, fresh_database):
     settings = dev_like_project
-    schema.refresh_schema_file(settings)
+    workflow.refresh_schema_file(settings)
     # add_dimension is in the Apache build, unlike compression and policies.
-    with migrations.connect(settings) as connection:
+    with connect(settings) as connection:
         from sqlalchemy import text
 
         connection.execute(
             text("SELECT add_dimension('tick_data', by_hash('symbol', 4))")
         )
         connection.commit()
-    assert schema.refresh_schema_file(settings) is True
+    assert workflow.refresh_schema_file(settings) is True
     assert (
         "-- hypertable public.tick_data\n"
         "--   dimension 1: timestamp (timestamp with time zone), time, "
@@ -121,12 +122,12 @@ def test_a_new_dimension_shows_in_the_manifest(dev_like_project, fresh_database)
 
 
 def test_database_url_must_name_the_dev_container(dev_like_project, fresh_database):
-    settings = replace(dev_like_project, url_from_environment=True)
-    container, target = schema.dev_database(settings)
+    settings = replace(dev_like_project, exact_target=True)
+    container, target = devcontainer.dev_database(settings)
     assert container.id == fresh_database.container.id
     assert target.port == settings.port
     with pytest.raises(DevDbError, match="not at the dev container"):
-        schema.dev_database(replace(settings, port=settings.port + 1))
+        devcontainer.dev_database(replace(settings, port=settings.port + 1))
 
 
 def test_changed_released_revision_fails_then_reverting_passes(

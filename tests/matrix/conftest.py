@@ -46,7 +46,7 @@ def describe_server(database: ThrowawayDatabase) -> list[str]:
     """What the cell runs on: image, server version, TimescaleDB version."""
     from sqlalchemy import text
 
-    from devdb.migrations import connect
+    from devdb.database import connect
 
     with connect(database.settings) as connection:
         version = connection.execute(text("SELECT version()")).scalar()
@@ -164,7 +164,7 @@ def _announce_cell_first(cell: ThrowawayDatabase) -> None:
 def create_database(cell: ThrowawayDatabase, prefix: str = "cell") -> CellDatabase:
     from sqlalchemy import text
 
-    from devdb.migrations import connect
+    from devdb.database import connect
 
     name = f"{prefix}_{next(_database_numbers)}"
     with connect(cell.settings, database="postgres") as connection:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from devdb import doctor, lifecycle
+from devdb import containers, database, doctor, revisions, shell, status, workflow
 from devdb.settings import PROJECT_ROOT, Settings
 
 
@@ -22,7 +22,7 @@ from devdb.settings import PROJECT_ROOT, Settings
     ],
 )
 def test_next_revision_id(existing, expected):
-    assert lifecycle.next_revision_id(existing) == expected
+    assert revisions.next_revision_id(existing) == expected
 
 
 def revision_file(directory: Path, name: str, revision: str, down: str | None) -> None:
@@ -31,22 +31,22 @@ def revision_file(directory: Path, name: str, revision: str, down: str | None) -
     )
 
 
-def test_script_heads_quickly(tmp_path):
+def test_quick_heads(tmp_path):
     revision_file(tmp_path, "a", "001", None)
     revision_file(tmp_path, "b", "002", "001")
-    assert lifecycle.script_heads_quickly(tmp_path) == {"002"}
+    assert revisions.quick_heads(tmp_path) == {"002"}
     revision_file(tmp_path, "c", "003", "001")  # a branch: two heads
-    assert lifecycle.script_heads_quickly(tmp_path) == {"002", "003"}
+    assert revisions.quick_heads(tmp_path) == {"002", "003"}
     (tmp_path / "d.py").write_text("revision = make_id()\n")  # not a literal
-    assert lifecycle.script_heads_quickly(tmp_path) is None
+    assert revisions.quick_heads(tmp_path) is None
 
 
-def test_script_heads_quickly_agrees_with_alembic():
-    from devdb import migrations
-
+def test_quick_heads_agrees_with_alembic():
     settings = Settings(project_root=PROJECT_ROOT)
-    versions = PROJECT_ROOT / "backend" / "alembic" / "versions"
-    assert lifecycle.script_heads_quickly(versions) == set(migrations.heads(settings))
+    versions = settings.script_location / "versions"
+    assert revisions.quick_heads(versions) == set(
+        revisions.heads(settings.script_location)
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,12 +61,12 @@ def test_script_heads_quickly_agrees_with_alembic():
     ],
 )
 def test_docker_engine_is_local(docker_host, local):
-    assert lifecycle.docker_engine_is_local({"DOCKER_HOST": docker_host}) is local
+    assert containers.docker_engine_is_local({"DOCKER_HOST": docker_host}) is local
 
 
 def test_psql_password_travels_in_the_environment_only():
     settings = Settings(password="hunter2")
-    argv, environment = lifecycle.psql_invocation(
+    argv, environment = shell.psql_invocation(
         settings, "stock-tracker-db", command="SELECT 1", tty=False
     )
     assert not any("hunter2" in part for part in argv)
@@ -74,19 +74,19 @@ def test_psql_password_travels_in_the_environment_only():
     assert argv[:3] == ["docker", "exec", "-i"] and "-t" not in argv
     assert argv[3:5] == ["-e", "PGPASSWORD"]
     assert argv[-2:] == ["-c", "SELECT 1"]
-    tty_argv, _ = lifecycle.psql_invocation(settings, "x", tty=True)
+    tty_argv, _ = shell.psql_invocation(settings, "x", tty=True)
     assert "-t" in tty_argv and "-c" not in tty_argv
 
 
 def test_quote_identifier():
-    assert lifecycle.quote_identifier('we"ird') == '"we""ird"'
+    assert database.quote_identifier('we"ird') == '"we""ird"'
 
 
 def test_status_problems():
-    status = lifecycle.Status(url="u", reachable=True, pending=["002"])
-    assert status.problems == ["1 revision(s) pending: 002"]
-    assert lifecycle.Status(url="u", reachable=True).problems == []
-    down = lifecycle.Status(url="u", unreachable_reason="the dev container is exited")
+    pending = status.Status(url="u", reachable=True, pending=["002"])
+    assert pending.problems == ["1 revision(s) pending: 002"]
+    assert status.Status(url="u", reachable=True).problems == []
+    down = status.Status(url="u", unreachable_reason="the dev container is exited")
     assert "exited" in down.problems[0]
 
 
@@ -97,14 +97,14 @@ def test_new_revision_writes_a_sequential_file(tmp_path):
     shutil.copytree(PROJECT_ROOT / "backend" / "alembic", backend / "alembic")
     shutil.copy(PROJECT_ROOT / "backend" / "alembic.ini", backend / "alembic.ini")
     settings = replace(Settings(), project_root=tmp_path)
-    path = lifecycle.new_revision(settings, "add trades table")
+    path = workflow.new_revision(settings, "add trades table")
     assert path.name.startswith("002_add_trades_table")
     text = path.read_text()
     assert (
         "revision: str = '002'" in text
         and "down_revision: Union[str, None] = '001'" in text
     )
-    assert lifecycle.script_heads_quickly(path.parent) == {"002"}
+    assert revisions.quick_heads(path.parent) == {"002"}
 
 
 def test_python_check():
@@ -121,7 +121,7 @@ def test_disk_check_threshold(tmp_path):
 
 def test_port_check_without_docker():
     assert doctor.port_check(Settings(port=0), None).ok
-    assert doctor.port_check(Settings(url_from_environment=True), None).ok
+    assert doctor.port_check(Settings(exact_target=True), None).ok
     import socket
 
     with socket.socket() as squatter:

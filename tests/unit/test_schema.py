@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from devdb import schema
+from devdb import checksums, contract, devcontainer, dump, errors
+from devdb import manifest as manifests
+from devdb.checksums import SumEntry
 from devdb.errors import DevDbError
-from devdb.schema import (
+from devdb.manifest import (
     CompressionColumn,
     ContinuousAggregate,
     Dimension,
     Job,
-    SumEntry,
 )
 from devdb.settings import PROJECT_ROOT, Settings
 
@@ -154,11 +155,11 @@ CREATE TRIGGER touch BEFORE INSERT ON public.tick_data FOR EACH ROW EXECUTE FUNC
 
 
 def test_normalise_keeps_the_sql_and_drops_everything_volatile() -> None:
-    assert schema.normalise_dump(RAW_DUMP) == EXPECTED_BODY
+    assert dump.normalise_dump(RAW_DUMP) == EXPECTED_BODY
 
 
 def test_normalised_dump_has_no_restrict_set_or_pg_dump_comment() -> None:
-    lines = schema.normalise_dump(RAW_DUMP).splitlines()
+    lines = dump.normalise_dump(RAW_DUMP).splitlines()
     assert not [
         line for line in lines if line.startswith(("\\restrict", "\\unrestrict"))
     ]
@@ -176,18 +177,17 @@ def test_another_key_server_version_and_line_endings_give_the_same_bytes() -> No
         .replace("(Apache 2 Edition)", "")
         .replace("\n", "\r\n")
     )
-    assert schema.normalise_dump(other_run) == schema.normalise_dump(RAW_DUMP)
+    assert dump.normalise_dump(other_run) == dump.normalise_dump(RAW_DUMP)
 
 
 def test_normalising_twice_changes_nothing() -> None:
-    once = schema.normalise_dump(RAW_DUMP)
-    assert schema.normalise_dump(once) == once
+    once = dump.normalise_dump(RAW_DUMP)
+    assert dump.normalise_dump(once) == once
 
 
 def test_an_empty_database_dumps_to_nothing() -> None:
     assert (
-        schema.normalise_dump("--\n-- PostgreSQL database dump\n--\n\nSET a = 1;\n")
-        == ""
+        dump.normalise_dump("--\n-- PostgreSQL database dump\n--\n\nSET a = 1;\n") == ""
     )
 
 
@@ -195,12 +195,12 @@ def test_normalise_tolerates_a_dump_without_a_final_newline() -> None:
     raw = (
         "--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (a int);\n\n--\n-- x\n--"
     )
-    assert schema.normalise_dump(raw) == "CREATE TABLE t (a int);\n"
+    assert dump.normalise_dump(raw) == "CREATE TABLE t (a int);\n"
 
 
 def test_pg_dump_command_carries_no_password() -> None:
     settings = Settings(password="s3cret-pw")
-    command = schema.pg_dump_command(settings)
+    command = dump.pg_dump_command(settings)
     assert "s3cret-pw" not in " ".join(command)
     assert command[:4] == ["pg_dump", "--schema-only", "--no-owner", "--no-privileges"]
     assert "--exclude-schema=_timescaledb*" in command
@@ -239,10 +239,10 @@ def test_manifest_is_sorted_whatever_order_the_catalog_returns() -> None:
         dimension("candles_1m"),
         dimension("tick_data"),
     ]
-    forwards = schema.build_manifest(dimensions=rows, revisions=["001"])
-    backwards = schema.build_manifest(dimensions=reversed(rows), revisions=["001"])
-    assert schema.format_manifest(forwards) == schema.format_manifest(backwards)
-    assert schema.format_manifest(forwards) == textwrap.dedent("""\
+    forwards = manifests.build_manifest(dimensions=rows, revisions=["001"])
+    backwards = manifests.build_manifest(dimensions=reversed(rows), revisions=["001"])
+    assert manifests.format_manifest(forwards) == manifests.format_manifest(backwards)
+    assert manifests.format_manifest(forwards) == textwrap.dedent("""\
         -- TimescaleDB manifest (a schema-only dump does not record these)
         -- hypertable public.candles_1m
         --   dimension 1: timestamp (timestamp with time zone), time, chunk interval 7 days
@@ -255,7 +255,7 @@ def test_manifest_is_sorted_whatever_order_the_catalog_returns() -> None:
 
 
 def test_manifest_lists_compression_jobs_and_continuous_aggregates() -> None:
-    manifest = schema.build_manifest(
+    manifest = manifests.build_manifest(
         dimensions=[dimension("tick_data")],
         compressed=["public.tick_data"],
         compression=[
@@ -286,7 +286,7 @@ def test_manifest_lists_compression_jobs_and_continuous_aggregates() -> None:
             ),
         ],
     )
-    text = schema.format_manifest(manifest, include_revision=False)
+    text = manifests.format_manifest(manifest, include_revision=False)
     assert text == textwrap.dedent("""\
         -- TimescaleDB manifest (a schema-only dump does not record these)
         -- hypertable public.tick_data (compression enabled)
@@ -302,10 +302,10 @@ def test_manifest_lists_compression_jobs_and_continuous_aggregates() -> None:
 
 
 def test_manifest_without_timescaledb_or_hypertables_says_so() -> None:
-    bare = schema.format_manifest(schema.Manifest(timescaledb_installed=False))
+    bare = manifests.format_manifest(manifests.Manifest(timescaledb_installed=False))
     assert "timescaledb is not installed" in bare
     assert "-- alembic revision: base" in bare
-    assert "-- (no hypertables)" in schema.format_manifest(schema.Manifest())
+    assert "-- (no hypertables)" in manifests.format_manifest(manifests.Manifest())
 
 
 # --- the checksum list ----------------------------------------------------------------
@@ -347,10 +347,10 @@ def script(tmp_path: Path) -> Path:
     return location
 
 
-def problems_of(script: Path, sum_file: Path) -> list[schema.Problem]:
-    return schema.checksum_problems(
-        schema.read_sum(sum_file),
-        schema.current_entries(script),
+def problems_of(script: Path, sum_file: Path) -> list[errors.Problem]:
+    return checksums.checksum_problems(
+        checksums.read_sum(sum_file),
+        checksums.current_entries(script),
         sum_file=sum_file,
         script_location=script,
     )
@@ -358,23 +358,23 @@ def problems_of(script: Path, sum_file: Path) -> list[schema.Problem]:
 
 def test_record_lists_every_revision_oldest_first(script: Path, tmp_path: Path) -> None:
     sum_file = tmp_path / "alembic.sum"
-    assert schema.record_revisions(script, sum_file) == ["001", "002"]
-    entries = schema.read_sum(sum_file)
+    assert checksums.record_revisions(script, sum_file) == ["001", "002"]
+    entries = checksums.read_sum(sum_file)
     assert [(e.revision, e.path) for e in entries] == [
         ("001", "versions/001_rev.py"),
         ("002", "versions/002_rev.py"),
     ]
     assert sum_file.read_text().startswith("# sha256 of each Alembic revision file")
-    assert schema.record_revisions(script, sum_file) == []
+    assert checksums.record_revisions(script, sum_file) == []
 
 
 def test_record_never_rewrites_an_existing_line(script: Path, tmp_path: Path) -> None:
     sum_file = tmp_path / "alembic.sum"
-    schema.record_revisions(script, sum_file)
+    checksums.record_revisions(script, sum_file)
     before = sum_file.read_text()
     write_revision(script, "002", "001", doc="edited after release")
     write_revision(script, "003", "002")
-    assert schema.record_revisions(script, sum_file) == ["003"]
+    assert checksums.record_revisions(script, sum_file) == ["003"]
     after = sum_file.read_text()
     assert after.startswith(before)  # old lines untouched, the new one appended
     assert after.count("\n") == before.count("\n") + 1
@@ -382,17 +382,17 @@ def test_record_never_rewrites_an_existing_line(script: Path, tmp_path: Path) ->
 
 def test_rehash_re_records_on_purpose(script: Path, tmp_path: Path) -> None:
     sum_file = tmp_path / "alembic.sum"
-    schema.record_revisions(script, sum_file)
+    checksums.record_revisions(script, sum_file)
     write_revision(script, "002", "001", doc="still a draft")
-    assert schema.record_revisions(script, sum_file, rehash=["002"]) == ["002"]
+    assert checksums.record_revisions(script, sum_file, rehash=["002"]) == ["002"]
     assert problems_of(script, sum_file) == []
     with pytest.raises(DevDbError, match="cannot rehash 999"):
-        schema.record_revisions(script, sum_file, rehash=["999"])
+        checksums.record_revisions(script, sum_file, rehash=["999"])
 
 
 def test_checksum_problems_name_the_change(script: Path, tmp_path: Path) -> None:
     sum_file = tmp_path / "alembic.sum"
-    schema.record_revisions(script, sum_file)
+    checksums.record_revisions(script, sum_file)
     write_revision(script, "001", None, doc="edited after release")
     (script / "versions" / "002_rev.py").unlink()
     write_revision(script, "003", "001")
@@ -418,26 +418,28 @@ def test_line_endings_are_not_a_change(tmp_path: Path) -> None:
     unix, windows = tmp_path / "unix.py", tmp_path / "windows.py"
     unix.write_bytes(b"revision = '001'\nx = 1\n")
     windows.write_bytes(b"revision = '001'\r\nx = 1\r\n")
-    assert schema.file_digest(unix) == schema.file_digest(windows)
+    assert checksums.file_digest(unix) == checksums.file_digest(windows)
 
 
 def test_sum_lines_round_trip_and_bad_lines_are_explained() -> None:
     entry = SumEntry("001", "ab" * 32, "versions/001 create.py")
-    assert schema.parse_sum(schema.format_sum([entry])) == [entry]
+    assert checksums.parse_sum(checksums.format_sum([entry])) == [entry]
     with pytest.raises(DevDbError, match="line 2, is not `REVISION sha256:HEX PATH`"):
-        schema.parse_sum("# header\n001 md5:abc versions/001.py\n", name="alembic.sum")
+        checksums.parse_sum(
+            "# header\n001 md5:abc versions/001.py\n", name="alembic.sum"
+        )
 
 
 def test_the_committed_sum_file_matches_the_revisions() -> None:
     sum_file = PROJECT_ROOT / "db" / "alembic.sum"
-    assert schema.read_sum(sum_file), "db/alembic.sum lists no revision"
+    assert checksums.read_sum(sum_file), "db/alembic.sum lists no revision"
     assert problems_of(PROJECT_ROOT / "backend" / "alembic", sum_file) == []
 
 
 def test_two_heads_are_a_problem(script: Path) -> None:
-    assert schema.head_problems(script) == []
+    assert contract.head_problems(script) == []
     write_revision(script, "003", "001")
-    [problem] = schema.head_problems(script)
+    [problem] = contract.head_problems(script)
     assert problem.message.startswith("the migrations have 2 heads (002, 003)")
     assert "alembic merge" in problem.tip
 
@@ -445,14 +447,14 @@ def test_two_heads_are_a_problem(script: Path) -> None:
 def test_a_dangling_down_revision_is_explained(script: Path) -> None:
     (script / "versions" / "001_rev.py").unlink()
     with pytest.warns(UserWarning), pytest.raises(DevDbError) as caught:
-        schema.head_problems(script)
+        contract.head_problems(script)
     assert "builds on revision '001', which no file defines" in caught.value.message
 
 
 def test_report_renders_diff_then_problems_and_one_error() -> None:
-    report = schema.ContractReport(
+    report = contract.ContractReport(
         "pg17-ts2.19",
-        (schema.Problem("first", "do a"), schema.Problem("second", "do b")),
+        (errors.Problem("first", "do a"), errors.Problem("second", "do b")),
         "--- a\n+++ b\n-x\n+y",
     )
     assert report.render() == "--- a\n+++ b\n-x\n+y\n- first\n- second\n"
@@ -461,7 +463,7 @@ def test_report_renders_diff_then_problems_and_one_error() -> None:
     assert error.render() == (
         "ERROR: the schema contract is broken (2 problems, listed above)\nTIP: do a"
     )
-    assert schema.ContractReport("pg17-ts2.19").error() is None
+    assert contract.ContractReport("pg17-ts2.19").error() is None
 
 
 # --- where the dump comes from ------------------------------------------------------
@@ -469,10 +471,10 @@ def test_report_renders_diff_then_problems_and_one_error() -> None:
 
 def test_a_database_url_elsewhere_is_refused_without_touching_docker() -> None:
     elsewhere = replace(
-        Settings(), host="db.example.com", password="hunter2", url_from_environment=True
+        Settings(), host="db.example.com", password="hunter2", exact_target=True
     )
     with pytest.raises(DevDbError) as caught:
-        schema.dev_database(elsewhere)
+        devcontainer.dev_database(elsewhere)
     assert "not at the dev container" in caught.value.message
     assert "hunter2" not in caught.value.render()
     assert "unset DATABASE_URL" in caught.value.tip

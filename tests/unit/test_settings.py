@@ -24,7 +24,7 @@ def test_defaults_without_any_configuration(tmp_path):
     )
     assert settings.container_name == "stock-tracker-db"
     assert settings.volume_name == "stock-tracker-db-data"
-    assert not settings.url_from_environment
+    assert not settings.exact_target
 
 
 def test_precedence_url_over_environment_over_local_over_project(tmp_path):
@@ -43,7 +43,7 @@ def test_precedence_url_over_environment_over_local_over_project(tmp_path):
         project_root=tmp_path,
     )
     assert (with_url.host, with_url.port, with_url.database) == ("db", 6000, "x")
-    assert with_url.url_from_environment
+    assert with_url.exact_target
 
 
 @pytest.mark.parametrize(

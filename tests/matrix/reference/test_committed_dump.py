@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devdb.roundtrip import diff
-from devdb.schema import dump_schema
+from devdb.dump import dump_diff, dump_schema
 
 
 def test_committed_schema_dump_matches_head(head_database) -> None:
@@ -21,5 +20,5 @@ def test_committed_schema_dump_matches_head(head_database) -> None:
     assert at_head == committed, (
         "db/schema.sql differs from the migrations at head "
         "(`invoke db.dump-schema` refreshes it):\n"
-        + diff(committed, at_head, "db/schema.sql", "migrations at head")
+        + dump_diff(committed, at_head, "db/schema.sql", "migrations at head")
     )

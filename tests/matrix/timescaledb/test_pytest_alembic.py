@@ -17,7 +17,7 @@ from pytest_alembic.tests import (
 )
 from sqlalchemy.engine import Connection
 
-from devdb.migrations import connect
+from devdb.database import connect
 from devdb.settings import PROJECT_ROOT
 
 __all__ = ["test_single_head_revision", "test_up_down_consistency", "test_upgrade"]

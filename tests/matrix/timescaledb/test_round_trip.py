@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from devdb import migrations
+from devdb import revisions
 from devdb.errors import DevDbError
 from devdb.roundtrip import check_round_trip
 from devdb.settings import PROJECT_ROOT
@@ -36,8 +36,11 @@ def downgrade() -> None:
 
 def test_every_revision_round_trips(cell, empty_database) -> None:
     steps = check_round_trip(empty_database.container, empty_database.settings)
-    revisions = [info.revision for info in migrations.history(empty_database.settings)]
-    assert [step.revision for step in steps] == revisions
+    expected = [
+        info.revision
+        for info in revisions.history(empty_database.settings.script_location)
+    ]
+    assert [step.revision for step in steps] == expected
     for step in steps:
         print(f"round trip {step.down_to} -> {step.revision}: {step.seconds:.2f} s")
 

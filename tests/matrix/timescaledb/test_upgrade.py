@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from devdb import migrations
+from devdb import migrations, revisions
+from devdb.database import connect
 from devdb.images import ImageSpec
 
 HYPERTABLES = {
@@ -17,7 +18,7 @@ HYPERTABLES = {
 
 
 def test_upgrade_from_empty_to_head_creates_the_five_hypertables(head_database) -> None:
-    with migrations.connect(head_database.settings) as connection:
+    with connect(head_database.settings) as connection:
         hypertables = (
             connection.execute(
                 text(
@@ -42,13 +43,13 @@ def test_upgrade_from_empty_to_head_creates_the_five_hypertables(head_database) 
 
 
 def test_head_is_recorded_and_single(head_database) -> None:
-    heads = migrations.heads(head_database.settings)
+    heads = revisions.heads(head_database.settings.script_location)
     assert len(heads) == 1, f"expected one head, found {heads}"
     assert migrations.current(head_database.settings) == tuple(heads)
 
 
 def test_server_matches_the_image_table(head_database, cell_spec: ImageSpec) -> None:
-    with migrations.connect(head_database.settings) as connection:
+    with connect(head_database.settings) as connection:
         major = connection.execute(
             text("SELECT current_setting('server_version_num')::int / 10000")
         ).scalar()

@@ -1,0 +1,157 @@
+"""The contract check (`invoke db.check`): the migrations still produce db/schema.sql.
+
+Upgrade an empty throwaway database of the reference image to head, dump it exactly
+as ``db.dump-schema`` does, and compare with the committed file; plus the checksum
+list and "exactly one head". Every problem is reported at once, with a unified diff
+when the schema differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devdb import migrations
+from devdb.checksums import checksum_problems, current_entries, read_sum
+from devdb.console import note
+from devdb.dump import dump_diff, dump_schema
+from devdb.errors import DevDbError, Problem
+from devdb.files import shown
+from devdb.images import ImageSpec, reference_image
+from devdb.revisions import read_revisions
+from devdb.throwaway import throwaway_database
+
+if TYPE_CHECKING:
+    import docker
+
+    from devdb.settings import Settings
+
+
+@dataclass(frozen=True)
+class ContractReport:
+    """What `db.check` found: problems, and the schema diff when there is one."""
+
+    image: str
+    problems: tuple[Problem, ...] = ()
+    schema_diff: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def render(self) -> str:
+        """The diff (if any), then one line per problem, for people to read."""
+        parts = [self.schema_diff.rstrip("\n")] if self.schema_diff else []
+        parts += [f"- {problem.message}" for problem in self.problems]
+        return "\n".join(parts) + ("\n" if parts else "")
+
+    def error(self) -> DevDbError | None:
+        if self.ok:
+            return None
+        count = len(self.problems)
+        # Problems come most fundamental first (heads, released files, schema):
+        # fixing the first often fixes the rest, so its tip is the one to show.
+        return DevDbError(
+            f"the schema contract is broken ({count} problem{'s' * (count != 1)}, "
+            "listed above)",
+            self.problems[0].tip,
+        )
+
+
+def head_problems(script_location: Path) -> list[Problem]:
+    heads = read_revisions(script_location)[1]
+    if len(heads) <= 1:
+        return []
+    return [
+        Problem(
+            f"the migrations have {len(heads)} heads ({', '.join(heads)}); "
+            "there must be exactly one",
+            "merge them: `alembic merge -m 'merge heads' heads` (in backend/), or "
+            "rebase one revision's down_revision onto the other",
+        )
+    ]
+
+
+class MigrationFailed(DevDbError):
+    """Upgrading the throwaway database failed: a finding, not a broken tool."""
+
+
+def schema_at_head(
+    spec: ImageSpec,
+    settings: Settings,
+    script_location: Path,
+    client: docker.DockerClient | None = None,
+) -> str:
+    """The dump of an empty throwaway database of ``spec`` upgraded to head."""
+    with throwaway_database(spec, client=client, settings=settings) as database:
+        try:
+            migrations.upgrade(
+                database.settings, "head", script_location=str(script_location)
+            )
+        except DevDbError as error:
+            raise MigrationFailed(error.message, error.tip) from None
+        return dump_schema(database.container, database.settings)
+
+
+def check_contract(
+    settings: Settings,
+    *,
+    script_location: Path,
+    schema_file: Path,
+    sum_file: Path,
+    spec: ImageSpec | None = None,
+    client: docker.DockerClient | None = None,
+) -> ContractReport:
+    """Every way the migrations and the committed contract disagree, at once.
+
+    Needs Docker for the schema comparison; the checksum and head checks need none,
+    and the schema is not compared while there is more than one head (there is no
+    single head to upgrade to).
+    """
+    spec = spec or reference_image()
+    heads = head_problems(script_location)
+    problems = heads + checksum_problems(
+        read_sum(sum_file),
+        current_entries(script_location),
+        sum_file=sum_file,
+        script_location=script_location,
+    )
+    if heads:
+        return ContractReport(spec.id, tuple(problems))
+
+    committed_name = shown(schema_file)
+    note(f"Upgrading a throwaway {spec.id} database to head, then dumping it")
+    try:
+        produced = schema_at_head(spec, settings, script_location, client)
+    except MigrationFailed as error:
+        problems.append(
+            Problem(f"upgrading to head failed: {error.message}", error.tip)
+        )
+        return ContractReport(spec.id, tuple(problems))
+    if not schema_file.is_file():
+        problems.append(
+            Problem(
+                f"{committed_name} does not exist",
+                "run `invoke db.dump-schema` and commit the file",
+            )
+        )
+        return ContractReport(spec.id, tuple(problems))
+    committed = schema_file.read_text(encoding="utf-8")
+    diff = ""
+    if committed != produced:
+        diff = dump_diff(
+            committed,
+            produced,
+            f"{committed_name} (committed)",
+            f"{committed_name} (migrations at head on {spec.id})",
+        )
+        problems.append(
+            Problem(
+                f"the migrations at head do not produce the committed {committed_name} "
+                "(diff above: - committed, + produced)",
+                "a schema change belongs in a new revision: `invoke db.upgrade`, "
+                f"`invoke db.dump-schema`, then commit {committed_name} with it",
+            )
+        )
+    return ContractReport(spec.id, tuple(problems), diff)

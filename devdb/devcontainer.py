@@ -1,0 +1,152 @@
+"""The dev container: the one place that finds it and aims settings at it.
+
+Without DATABASE_URL, tasks act on the dev container and nothing else: its published
+port wins (it may be a random one, from ``db.up --port 0``). When it is missing or
+stopped they fail, rather than reach whatever else listens on the configured port (a
+docker-compose database, say) and migrate or reset that.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from devdb import containers, labels
+from devdb.console import warn
+from devdb.errors import DevDbError
+from devdb.images import ImageSpec
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+    from devdb.settings import Settings
+
+
+def dev_container(client: docker.DockerClient, settings: Settings) -> Container | None:
+    """The dev container by name, refusing one this project did not create."""
+    container = containers.find_container(client, settings.container_name)
+    if container is None:
+        return None
+    if container.labels.get(labels.PROJECT) != labels.PROJECT_NAME:
+        raise DevDbError(
+            f"a container named '{settings.container_name}' exists but was not "
+            "created by this toolkit; it is left alone",
+            "remove or rename it, or choose another name: DEVDB_CONTAINER_NAME=...",
+        )
+    return container
+
+
+def existing_dev_container(settings: Settings, verb: str) -> Container:
+    """The dev container in any state: `db.logs` matters most when it stopped."""
+    managed_only(settings, verb)
+    container = dev_container(containers.docker_client(), settings)
+    if container is None:
+        raise DevDbError(
+            f"there is no dev container '{settings.container_name}'",
+            "create it with `invoke db.up`",
+        )
+    return container
+
+
+def running_dev_container(
+    settings: Settings, client: docker.DockerClient | None = None, *, purpose: str = ""
+) -> tuple[Container, Settings]:
+    """The running dev container, and the settings aimed at its published port."""
+    container = dev_container(client or containers.docker_client(), settings)
+    if container is None or container.status != "running":
+        state = "does not exist" if container is None else f"is {container.status}"
+        raise DevDbError(
+            f"the dev database container '{settings.container_name}' {state}"
+            + (f"; {purpose}" if purpose else ""),
+            "start it with `invoke db.up`"
+            + ("" if purpose else ", or set DATABASE_URL to work on another database"),
+        )
+    port = containers.published_port(container)
+    return container, settings.with_port(port) if port else settings
+
+
+def resolve(settings: Settings) -> Settings:
+    """Settings pointing at where the database really listens.
+
+    DATABASE_URL (an exact target) is used as given; otherwise the dev container's.
+    """
+    if settings.exact_target:
+        return settings
+    return running_dev_container(settings)[1]
+
+
+def dev_database(settings: Settings) -> tuple[Container, Settings]:
+    """The running dev container and settings aimed at it, for work done inside it.
+
+    pg_dump must run inside the server's container, so a DATABASE_URL is accepted
+    only when it names the dev container itself (a local host on its published port).
+    """
+    if not settings.exact_target:
+        return running_dev_container(settings, purpose="the schema is dumped inside it")
+    if not settings.is_local:
+        raise no_dev_container_error(settings)
+    client = containers.docker_client()
+    try:
+        container, aimed = running_dev_container(settings, client)
+    except DevDbError:
+        raise no_dev_container_error(settings) from None
+    if aimed.port != settings.port:
+        raise no_dev_container_error(settings)
+    return container, settings
+
+
+def no_dev_container_error(settings: Settings) -> DevDbError:
+    return DevDbError(
+        f"DATABASE_URL points at {settings.safe_url()}, not at the dev container "
+        f"'{settings.container_name}'; the schema dump runs pg_dump inside that "
+        "container (a host pg_dump may not match the server's version)",
+        "unset DATABASE_URL and run `invoke db.up`, then `invoke db.dump-schema`",
+    )
+
+
+def managed_only(settings: Settings, verb: str) -> None:
+    """Refuse container verbs when DATABASE_URL names some other database."""
+    if settings.exact_target:
+        raise DevDbError(
+            f"DATABASE_URL is set, so `db.{verb}` would not act on the database it names "
+            "(it manages the dev container only)",
+            f"unset DATABASE_URL to {verb} the dev container",
+        )
+
+
+def warn_on_drift(container: Container, wanted: containers.DevContainerConfig) -> None:
+    created_with = containers.DevContainerConfig.from_label(
+        container.labels.get(labels.CONFIG)
+    )
+    if created_with is None or created_with == wanted:
+        return
+    differences = [
+        f"{name}: {getattr(created_with, name)!r} (configured: {getattr(wanted, name)!r})"
+        for name in ("image_ref", "port", "user", "database")
+        if getattr(created_with, name) != getattr(wanted, name)
+        and not (name == "port" and wanted.port == 0)
+    ]
+    if differences:
+        warn(
+            f"{container.name} was created with other settings — "
+            + "; ".join(differences)
+            + ". It is used as it is; `invoke db.up --recreate` recreates it "
+            "(the data volume is kept)."
+        )
+
+
+def wanted_config(
+    settings: Settings,
+    spec: ImageSpec,
+    container: Container,
+) -> containers.DevContainerConfig:
+    """The config ``up`` would create the container with now, for drift warnings."""
+    current_ref = container.labels.get(labels.IMAGE_REF, "")
+    accepted = spec.accepted_refs(settings.image_source)
+    image_ref = current_ref if current_ref in accepted else accepted[0]
+    return containers.DevContainerConfig(
+        image_ref=image_ref,
+        port=settings.port,
+        user=settings.user,
+        database=settings.database,
+    )

@@ -1,0 +1,153 @@
+"""db.*: migrations: upgrade, downgrade, stamp, redo, history, new revisions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from invoke import Context, task
+
+from tasks._support import reports_errors, resolved_settings, settings
+
+if TYPE_CHECKING:
+    from devdb.settings import Settings
+
+
+NO_DUMP_HELP = "Leave db/schema.sql alone (it is refreshed from the dev database)."
+
+
+def refresh_schema_dump(target: Settings, no_dump: bool) -> None:
+    """Keep db/schema.sql in step with the dev database after a migration.
+
+    A database named by DATABASE_URL is not the contract's source: left alone.
+    """
+    if no_dump or target.exact_target:
+        return
+    from devdb import workflow
+    from devdb.console import note
+
+    changed = workflow.refresh_schema_file(target)
+    note(
+        "db/schema.sql updated: review the diff and commit it"
+        if changed
+        else "db/schema.sql unchanged"
+    )
+
+
+@task(
+    help={
+        "revision": "Target revision (default: head).",
+        "sql": "Print the SQL instead of running it (needs no database).",
+        "no_dump": NO_DUMP_HELP,
+    }
+)
+@reports_errors
+def upgrade(
+    c: Context, revision: str = "head", sql: bool = False, no_dump: bool = False
+) -> None:
+    """Upgrade the database to a revision (default: head)."""
+    from devdb import migrations
+
+    if sql:
+        migrations.upgrade_sql(settings(), revision)
+        return
+    target = resolved_settings()
+    migrations.upgrade(target, revision)
+    refresh_schema_dump(target, no_dump)
+
+
+@task(
+    help={
+        "revision": "Target revision ('base' drops everything; '-1' is one step).",
+        "steps": "Go down this many revisions instead of naming one.",
+        "yes": "Do not ask before dropping everything (downgrade to base).",
+        "force": "Allow downgrading to base on a non-local database.",
+        "no_dump": NO_DUMP_HELP,
+    }
+)
+@reports_errors
+def downgrade(
+    c: Context,
+    revision: str = "",
+    steps: int = 0,
+    yes: bool = False,
+    force: bool = False,
+    no_dump: bool = False,
+) -> None:
+    """Downgrade the database to a revision, or by a number of steps."""
+    from devdb import safety
+    from devdb.errors import DevDbError
+
+    if bool(revision) == bool(steps):
+        raise DevDbError(
+            "db.downgrade needs exactly one of --revision or --steps",
+            "e.g. `invoke db.downgrade --steps 1` or `invoke db.downgrade --revision base`",
+        )
+    target = resolved_settings()
+    safety.downgrade_guarded(target, revision or f"-{steps}", yes=yes, force=force)
+    refresh_schema_dump(target, no_dump)
+
+
+@task(help={"revision": "The revision to record, without running migrations."})
+@reports_errors
+def stamp(c: Context, revision: str) -> None:
+    """Record a revision as current without running migrations (adopt a database)."""
+    from devdb import migrations
+
+    migrations.stamp(resolved_settings(), revision)
+
+
+@task
+@reports_errors
+def current(c: Context) -> None:
+    """Print the revision the database is at."""
+    from devdb import migrations
+
+    revisions = migrations.current(resolved_settings())
+    print(" ".join(revisions) if revisions else "base (no revision applied)")
+
+
+@task
+@reports_errors
+def history(c: Context) -> None:
+    """List the revisions, oldest first (needs no database)."""
+    from devdb import revisions
+
+    for info in revisions.history(settings().script_location):
+        head = " (head)" if info.is_head else ""
+        print(f"{info.down_revision or 'base'} -> {info.revision}{head}, {info.doc}")
+
+
+@task(
+    help={
+        "yes": "Do not ask when redoing the first revision (it drops every table).",
+        "force": "Allow that on a non-local database.",
+        "no_dump": NO_DUMP_HELP,
+    }
+)
+@reports_errors
+def redo(
+    c: Context, yes: bool = False, force: bool = False, no_dump: bool = False
+) -> None:
+    """Down one revision and up again (re-run the migration you are editing)."""
+    from devdb import workflow
+    from devdb.console import note
+
+    target = resolved_settings()
+    note(f"Redid {workflow.redo(target, yes=yes, force=force)}")
+    refresh_schema_dump(target, no_dump)
+
+
+@task(
+    help={"message": "What the revision changes; becomes its docstring and file name."}
+)
+@reports_errors
+def revision(c: Context, message: str) -> None:
+    """Write a new raw-SQL revision file after head (needs no database)."""
+    from devdb import workflow
+    from devdb.console import note
+
+    path = workflow.new_revision(settings(), message)
+    note(
+        f"Wrote {path.relative_to(settings().project_root)}: fill in upgrade() and "
+        'downgrade() with op.execute("""..."""), then `invoke db.upgrade`'
+    )
