@@ -53,6 +53,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over the library, the tasks, this file and Alembic's env.py."""
+    _install(session)
+    session.run("mypy", *session.posargs)
+
+
+@nox.session
 def integration(session: nox.Session) -> None:
     """Integration tests on real containers (Docker needed; fails without it)."""
     # Sessions inherit the caller's environment: DEVDB_IMAGE_SOURCE, DOCKER_HOST, ...

@@ -13,7 +13,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from devdb import labels
 from devdb.errors import DevDbError, first_line
@@ -92,6 +92,15 @@ class DevContainerConfig:
             return cls(**json.loads(text or ""))
         except (ValueError, TypeError):
             return None
+
+
+def loopback_port(port: int | None) -> dict[str, Any]:
+    """PostgreSQL's port published on 127.0.0.1 only; None lets Docker pick one.
+
+    Typed ``Any``: types-docker allows only ``(host, int)``, but docker-py and the
+    Engine API take ``(host, None)`` for "any free port".
+    """
+    return {POSTGRES_PORT: ("127.0.0.1", port)}
 
 
 def find_container(client: docker.DockerClient, name: str) -> Container | None:
@@ -206,7 +215,7 @@ def create_dev_container(
                 "POSTGRES_DB": settings.database,
             },
             labels={**common, labels.CONFIG: config.as_label()},
-            ports={POSTGRES_PORT: ("127.0.0.1", settings.port or None)},
+            ports=loopback_port(settings.port or None),
             volumes={
                 settings.volume_name: {
                     "bind": volume_path_for(client, image_ref, spec),
@@ -298,7 +307,7 @@ def start_throwaway(
             "POSTGRES_DB": database,
         },
         labels=container_labels(spec, image_ref, image_labels, labels.ROLE_TEST),
-        ports={POSTGRES_PORT: ("127.0.0.1", None)},
+        ports=loopback_port(None),
         tmpfs={spec.pgdata: "rw"},
         volumes=volumes,
     )
@@ -336,9 +345,11 @@ def exec_in(
     result = container.exec_run(
         command, environment=environment or {}, demux=True, user="postgres"
     )
-    stdout, stderr = result.output
+    # With demux=True the output is a (stdout, stderr) pair, each None when the
+    # stream was empty; types-docker types it as a single stream.
+    stdout, stderr = cast("tuple[bytes | None, bytes | None]", result.output)
     return (
-        result.exit_code,
+        int(result.exit_code or 0),
         (stdout or b"").decode("utf-8", "replace"),
         (stderr or b"").decode("utf-8", "replace"),
     )

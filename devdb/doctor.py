@@ -212,3 +212,19 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(port_check(settings, client))
     checks.extend(image_checks(settings, client))
     return checks
+
+
+def missing_build_tools(settings: Settings) -> list[str]:
+    """The build tools the configured image needs and this machine lacks.
+
+    Empty when the image is present, a registry answers, or Docker is not
+    reachable (the full doctor run explains that).
+    """
+    _, client = docker_check()
+    if client is None:
+        return []
+    return [
+        check.name
+        for check in image_checks(settings, client)
+        if check.name == "debootstrap" and not check.ok
+    ]

@@ -193,7 +193,7 @@ def docker_build(
     context: Path,
     spec: ImageSpec,
     image_labels: dict[str, str],
-    update,
+    update: Callable[[str], None],
 ) -> None:
     import docker.errors
 
@@ -226,7 +226,9 @@ def docker_build(
         ) from None
 
 
-def run_streaming(command: list[str], update, *, what: str) -> None:
+def run_streaming(
+    command: list[str], update: Callable[[str], None], *, what: str
+) -> None:
     """Run a build step, feeding each output line to ``update``; keep the tail."""
     tail: list[str] = []
     with subprocess.Popen(

@@ -115,7 +115,7 @@ def up(
     target = settings.with_port(port)
     if migrate and not at_head_quickly(target):
         applied = tuple(migrations.upgrade(target, "head"))
-    return UpResult(container.id, created, started, port, waited, applied)
+    return UpResult(str(container.id), created, started, port, waited, applied)
 
 
 def at_head_quickly(settings: Settings) -> bool:

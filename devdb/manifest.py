@@ -219,9 +219,9 @@ def describe_dimension(dimension: Dimension) -> str:
 
 def describe_compression(columns: Sequence[CompressionColumn]) -> str:
     segment_by = sorted(
-        (c for c in columns if c.segment_by), key=lambda c: c.segment_by
+        (c for c in columns if c.segment_by), key=lambda c: c.segment_by or 0
     )
-    order_by = sorted((c for c in columns if c.order_by), key=lambda c: c.order_by)
+    order_by = sorted((c for c in columns if c.order_by), key=lambda c: c.order_by or 0)
     ordering = []
     for column in order_by:
         direction = "ASC" if column.ascending else "DESC"

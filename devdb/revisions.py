@@ -122,9 +122,10 @@ def quick_heads(versions_dir: Path) -> set[str] | None:
                     target, value = node.targets[0], node.value
                 elif isinstance(node, ast.AnnAssign) and node.value is not None:
                     target, value = node.target, node.value
-                if isinstance(target, ast.Name) and target.id in (
-                    "revision",
-                    "down_revision",
+                if (
+                    isinstance(target, ast.Name)
+                    and target.id in ("revision", "down_revision")
+                    and value is not None
                 ):
                     found[target.id] = ast.literal_eval(value)
         except (SyntaxError, ValueError, OSError):

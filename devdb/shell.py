@@ -76,7 +76,7 @@ def psql(settings: Settings, *, command: str = "") -> None:
         )
     argv, environment = psql_invocation(
         settings,
-        container.name,
+        container.name or settings.container_name,
         command=command,
         tty=sys.stdin.isatty(),
         docker_cli=docker_cli,

@@ -81,18 +81,9 @@ INVOKE="$VENV/bin/invoke"
 # Only needed when the image is missing and no registry answers; `invoke doctor`
 # knows both, so ask it rather than guess here.
 say "Image prerequisites"
-needs_debootstrap="$("$VENV/bin/python" - <<'PY'
-from devdb import doctor
-from devdb.settings import load_settings
-try:
-    _, client = doctor.docker_check()
-    checks = doctor.image_checks(load_settings(), client)
-    print("yes" if any(c.name == "debootstrap" and not c.ok for c in checks) else "no")
-except Exception:  # doctor below explains what is wrong
-    print("no")
-PY
-)"
-if [[ "$needs_debootstrap" == "yes" && -z "$(command -v debootstrap || ls /usr/sbin/debootstrap 2>/dev/null)" ]]; then
+# A failure here (bad settings, say) is explained by the full doctor run below.
+missing_tools="$("$INVOKE" doctor --missing-tools 2>/dev/null || true)"
+if [[ "$missing_tools" == *debootstrap* && -z "$(command -v debootstrap || ls /usr/sbin/debootstrap 2>/dev/null)" ]]; then
     if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
         say "Installing debootstrap (no registry answers: the image is built offline)"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
@@ -119,7 +110,7 @@ else
     CHANGED+=("started and migrated the dev database")
 fi
 
-URL="$("$VENV/bin/python" -c 'from devdb.lifecycle import resolve; from devdb.settings import load_settings; print(resolve(load_settings()).safe_url())')"
+URL="$("$INVOKE" db.url)"
 cat <<MSG
 
 Connect:   $URL

@@ -121,6 +121,13 @@ def status(c: Context, check: bool = False) -> None:
         )
 
 
+@task
+@reports_errors
+def url(c: Context) -> None:
+    """Print the database's URL, password hidden (where `db.up` put it)."""
+    print(resolved_settings().safe_url())
+
+
 @task(
     help={
         "follow": "Keep printing new lines until Ctrl-C.",

@@ -7,16 +7,25 @@ from invoke import Context, task
 from tasks._support import reports_errors, settings
 
 
-@task
+@task(
+    help={
+        "missing_tools": "Only print the build tools this machine lacks and needs "
+        "(one per line; nothing when none), for scripts/onboard.sh to install.",
+    }
+)
 @reports_errors
-def doctor(c: Context) -> None:
+def doctor(c: Context, missing_tools: bool = False) -> None:
     """Check Python, Docker, disk, port and image; print a fix for each failure."""
     from rich.console import Console
     from rich.table import Table
 
-    from devdb.doctor import run_checks
+    from devdb.doctor import missing_build_tools, run_checks
     from devdb.errors import DevDbError
 
+    if missing_tools:
+        for tool in missing_build_tools(settings()):
+            print(tool)
+        return
     checks = run_checks(settings())
     table = Table(
         "check", "result", "found", "fix", title="invoke doctor", title_justify="left"

@@ -3,8 +3,12 @@
 Where the database is, in order:
 1. a connection handed in through ``config.attributes["connection"]`` (the devdb
    toolkit and pytest-alembic do this, so their settings and this file agree);
-2. ``DATABASE_URL`` (a ``postgresql+asyncpg://`` URL is turned into the sync form);
-3. ``sqlalchemy.url`` in alembic.ini.
+2. ``-x sqlalchemy.url=...`` on the alembic command line (this one run);
+3. ``DATABASE_URL`` (a ``postgresql+asyncpg://`` URL is turned into the sync form);
+4. the toolkit's settings, when the toolkit is installed (``DEVDB_PORT``,
+   ``devdb.local.toml``, ``devdb.toml``), so ``alembic upgrade head`` and
+   ``invoke db.upgrade`` reach the same dev database;
+5. ``sqlalchemy.url`` in alembic.ini (the backend deployed without the toolkit).
 
 Online runs hold a PostgreSQL advisory lock for their whole length: Alembic has no
 lock of its own, and two upgrades racing on one empty database both try to create
@@ -18,9 +22,13 @@ import os
 import sys
 import time
 from logging.config import fileConfig
+from typing import TYPE_CHECKING
 
 from alembic import context
 from alembic.util import CommandError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 config = context.config
 
@@ -50,16 +58,36 @@ def sync_driver_url(url: str) -> str:
     return url
 
 
-db_url = os.environ.get("DATABASE_URL", "").strip()
-if db_url:
-    # Override sqlalchemy.url from DATABASE_URL. ConfigParser treats % as
-    # interpolation, so a percent-encoded password needs %%.
-    config.set_main_option("sqlalchemy.url", sync_driver_url(db_url).replace("%", "%%"))
+def project_settings_url() -> str | None:
+    """The dev database the toolkit's settings name, or None without the toolkit."""
+    try:
+        from devdb.errors import DevDbError
+        from devdb.settings import load_settings
+    except ImportError:
+        return None  # the backend on its own: alembic.ini's URL applies
+    try:
+        settings = load_settings()
+    except DevDbError as error:
+        raise CommandError(f"{error.message}\nTIP: {error.tip}") from None
+    return settings.url().render_as_string(hide_password=False)
+
+
+def database_url() -> str:
+    """The URL to migrate when no connection is handed in (the module docstring's order)."""
+    from_command_line = context.get_x_argument(as_dictionary=True).get("sqlalchemy.url")
+    url = (
+        from_command_line
+        or os.environ.get("DATABASE_URL", "").strip()
+        or project_settings_url()
+        or config.get_main_option("sqlalchemy.url")
+        or ""
+    )
+    return sync_driver_url(url)
 
 
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of executing."""
-    url = config.get_main_option("sqlalchemy.url")
+    url = database_url()
     context.configure(
         url=url,
         target_metadata=target_metadata,
@@ -70,7 +98,7 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def describe_lock_holder(connection) -> str:
+def describe_lock_holder(connection: Connection) -> str:
     """Who holds the migration lock, in words, or 'an unknown session'."""
     from sqlalchemy import text
 
@@ -92,7 +120,7 @@ def describe_lock_holder(connection) -> str:
     return f"pid {pid} ({application}, from {client}, connected {since})"
 
 
-def acquire_migration_lock(connection) -> None:
+def acquire_migration_lock(connection: Connection) -> None:
     """Take the session advisory lock, waiting a bounded time for another run."""
     from sqlalchemy import text
 
@@ -132,7 +160,7 @@ def acquire_migration_lock(connection) -> None:
         time.sleep(LOCK_POLL_SECONDS)
 
 
-def release_migration_lock(connection) -> None:
+def release_migration_lock(connection: Connection) -> None:
     from sqlalchemy import text
 
     if connection.closed or connection.invalidated:
@@ -145,7 +173,7 @@ def release_migration_lock(connection) -> None:
     connection.commit()
 
 
-def require_timescaledb(connection) -> None:
+def require_timescaledb(connection: Connection) -> None:
     """Fail with one clear line when the server cannot load TimescaleDB."""
     from sqlalchemy import text
 
@@ -166,7 +194,7 @@ def require_timescaledb(connection) -> None:
         )
 
 
-def run_migrations_with(connection) -> None:
+def run_migrations_with(connection: Connection) -> None:
     require_timescaledb(connection)
     acquire_migration_lock(connection)
     try:
@@ -204,14 +232,12 @@ def run_migrations_online() -> None:
 
     try:
         # The URL itself may hold a password: the messages describe it, never echo it.
-        connectable = create_engine(
-            sync_driver_url(config.get_main_option("sqlalchemy.url") or ""),
-            poolclass=pool.NullPool,
-        )
+        connectable = create_engine(database_url(), poolclass=pool.NullPool)
         where = f"{connectable.url.host}:{connectable.url.port or 5432}"
     except (ArgumentError, ValueError):
         raise CommandError(
-            "the database URL (DATABASE_URL or sqlalchemy.url) cannot be parsed\n"
+            "the database URL (-x sqlalchemy.url, DATABASE_URL or the settings) "
+            "cannot be parsed\n"
             "TIP: use the form postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
         ) from None
     try:
