@@ -14,6 +14,14 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from helpers import (
+    SEED_HYPERTABLES,
+    committed_hypertables,
+    committed_tables,
+    first_revision,
+    head_revisions,
+    revision_ids,
+)
 from sqlalchemy import create_engine, text
 
 from devdb.containers import exec_in
@@ -22,13 +30,6 @@ from devdb.settings import PROJECT_ROOT
 
 BACKEND = PROJECT_ROOT / "backend"
 ALEMBIC = Path(sys.executable).parent / "alembic"
-HYPERTABLES = {
-    "tick_data",
-    "candles_1m",
-    "foreign_flow",
-    "index_snapshots",
-    "derivatives",
-}
 
 # (table, column) -> (type, NOT NULL, default), as the plan's SQL declares them.
 EXPECTED_COLUMNS = {
@@ -127,22 +128,31 @@ def user_tables(database) -> set[str]:
     return {name for (name,) in rows}
 
 
-def test_history_lists_001_without_a_database() -> None:
+def test_history_lists_every_revision_without_a_database() -> None:
     result = subprocess.run(
         [str(ALEMBIC), "history"], cwd=BACKEND, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    assert "<base> -> 001 (head), Create TimescaleDB hypertables." in result.stdout
+    first = first_revision()
+    assert f"<base> -> {first}" in result.stdout
+    assert "Create TimescaleDB hypertables." in result.stdout
+    for revision in revision_ids():
+        assert f"-> {revision}" in result.stdout
+    for head in head_revisions():
+        assert f"-> {head} (head)" in result.stdout
 
 
 def test_upgrade_creates_the_plans_schema_and_downgrade_drops_it(
     fresh_database,
 ) -> None:
-    upgraded = alembic(fresh_database, "upgrade", "head")
+    # The plan's schema is what its first revision creates; later revisions may
+    # add to it, and the end of this test checks head against db/schema.sql.
+    first = first_revision()
+    upgraded = alembic(fresh_database, "upgrade", first)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "Running upgrade  -> 001" in upgraded.stderr
+    assert f"Running upgrade  -> {first}" in upgraded.stderr
 
-    assert hypertables(fresh_database) == dict.fromkeys(HYPERTABLES, "timestamp")
+    assert hypertables(fresh_database) == dict.fromkeys(SEED_HYPERTABLES, "timestamp")
     columns = query(
         fresh_database,
         "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),"
@@ -178,8 +188,8 @@ def test_upgrade_creates_the_plans_schema_and_downgrade_drops_it(
 
     again = alembic(fresh_database, "upgrade", "head")
     assert again.returncode == 0, again.stderr
-    assert user_tables(fresh_database) == HYPERTABLES
-    assert hypertables(fresh_database) == dict.fromkeys(HYPERTABLES, "timestamp")
+    assert user_tables(fresh_database) == committed_tables()
+    assert hypertables(fresh_database) == committed_hypertables()
 
 
 def test_compose_init_path_is_adopted_by_stamp(
@@ -195,12 +205,12 @@ def test_compose_init_path_is_adopted_by_stamp(
         fresh_database.container, fresh_database.settings, include_revision=False
     )
     assert from_sql_file == from_alembic
-    assert hypertables(init_path_database) == dict.fromkeys(HYPERTABLES, "timestamp")
+    assert hypertables(init_path_database) == committed_hypertables()
 
     stamped = alembic(init_path_database, "stamp", "head")
     assert stamped.returncode == 0, stamped.stderr
     adopted = dump_schema(init_path_database.container, init_path_database.settings)
-    assert "alembic revision: 001" in adopted
+    assert f"alembic revision: {' '.join(sorted(head_revisions()))}" in adopted
 
     upgraded = alembic(init_path_database, "upgrade", "head")
     assert upgraded.returncode == 0, upgraded.stderr
@@ -286,7 +296,7 @@ def test_offline_sql_applied_with_psql_gives_the_same_schema(
     )
     assert applied == reference
     assert query(fresh_database, "SELECT version_num FROM alembic_version") == [
-        ("001",)
+        (head,) for head in head_revisions()
     ]
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from helpers import free_port, head_revisions
 
 from devdb import migrations
 from devdb.dump import dump_schema
@@ -32,12 +32,6 @@ def compose_command() -> list[str]:
     if legacy is None:
         pytest.fail("neither `docker compose` nor `docker-compose` is installed")
     return [legacy]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -110,7 +104,7 @@ def test_compose_database_equals_alembic_head_and_is_adopted(
     assert from_compose == from_alembic
 
     migrations.stamp(compose_settings, "head")
-    assert migrations.current(compose_settings) == ("001",)
+    assert migrations.current(compose_settings) == head_revisions()
     migrations.upgrade(compose_settings, "head")
     assert (
         dump_schema(container, compose_settings, include_revision=False) == from_alembic

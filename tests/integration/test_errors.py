@@ -9,11 +9,11 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
-from test_lifecycle import (
+from helpers import (
+    assert_clean_failure,
     base_environment,
     remove_container_and_volume,
     run_invoke,
@@ -22,21 +22,6 @@ from test_lifecycle import (
 from devdb.settings import PROJECT_ROOT
 
 SECRET = "s3cret-" + secrets.token_hex(4)
-
-
-def assert_clean_failure(
-    result: subprocess.CompletedProcess[str], says: str, *secrets_: str
-) -> None:
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    error_lines = [line for line in output.splitlines() if line.startswith("ERROR: ")]
-    tip_lines = [line for line in output.splitlines() if line.startswith("TIP: ")]
-    assert len(error_lines) == 1, output
-    assert len(tip_lines) == 1, output
-    assert says in error_lines[0], output
-    assert "Traceback" not in output
-    for secret in (SECRET, *secrets_):
-        assert secret not in output
 
 
 @pytest.fixture
@@ -56,7 +41,7 @@ def url_of(settings, password: str | None = None) -> str:
 def test_docker_daemon_unreachable(own_container):
     env = {**own_container, "DOCKER_HOST": "tcp://127.0.0.1:1"}
     result = run_invoke("db.up", env=env)
-    assert_clean_failure(result, "Docker daemon is not reachable")
+    assert_clean_failure(result, "Docker daemon is not reachable", SECRET)
 
 
 def test_port_already_in_use(docker_client, own_container):
@@ -65,7 +50,7 @@ def test_port_already_in_use(docker_client, own_container):
         squatter.listen()
         port = str(squatter.getsockname()[1])
         result = run_invoke("db.up", env={**own_container, "DEVDB_PORT": port})
-    assert_clean_failure(result, f"port {port} on 127.0.0.1 is already in use")
+    assert_clean_failure(result, f"port {port} on 127.0.0.1 is already in use", SECRET)
     name = own_container["DEVDB_CONTAINER_NAME"]
     assert not docker_client.containers.list(all=True, filters={"name": name})
 
@@ -76,14 +61,14 @@ def test_malformed_database_url_is_not_echoed(own_container):
         "DATABASE_URL": f"postgresql://stock:{SECRET}@localhost:notaport/db",
     }
     for task in ("db.upgrade", "db.status", "db.current"):
-        assert_clean_failure(run_invoke(task, env=env), "DATABASE_URL is not")
+        assert_clean_failure(run_invoke(task, env=env), "DATABASE_URL is not", SECRET)
 
 
 def test_wrong_password(fresh_database, own_container):
     env = {**own_container, "DATABASE_URL": url_of(fresh_database.settings, SECRET)}
     result = run_invoke("db.upgrade", env=env)
     assert_clean_failure(
-        result, "rejected the password", fresh_database.settings.password
+        result, "rejected the password", fresh_database.settings.password, SECRET
     )
 
 
@@ -95,7 +80,7 @@ def test_wrong_password_for_the_dev_volume(own_container):
     env = {**own_container, "DEVDB_PASSWORD": SECRET}
     result = run_invoke("db.up", env=env)
     assert_clean_failure(
-        result, "rejected the password", load_settings().password + "@"
+        result, "rejected the password", load_settings().password + "@", SECRET
     )
 
 
@@ -103,7 +88,7 @@ def test_unknown_revision(fresh_database, own_container):
     env = {**own_container, "DATABASE_URL": url_of(fresh_database.settings)}
     result = run_invoke("db.upgrade", "--revision", "nope", env=env)
     assert_clean_failure(
-        result, "unknown revision 'nope'", fresh_database.settings.password
+        result, "unknown revision 'nope'", fresh_database.settings.password, SECRET
     )
 
 
@@ -134,7 +119,7 @@ def test_image_missing_and_not_pullable(docker_client, own_container):
         stdin=subprocess.DEVNULL,
     )
     assert_clean_failure(
-        result, "could not pull timescale/timescaledb:0.0.0-no-such-tag"
+        result, "could not pull timescale/timescaledb:0.0.0-no-such-tag", SECRET
     )
     assert "invoke image.build" in result.stderr
     name = own_container["DEVDB_CONTAINER_NAME"]
@@ -149,7 +134,9 @@ def test_database_without_timescaledb(docker_client, test_settings, own_containe
     with throwaway_database(plain, client=docker_client, settings=test_settings) as db:
         env = {**own_container, "DATABASE_URL": url_of(db.settings)}
         result = run_invoke("db.upgrade", env=env)
-        assert_clean_failure(result, "no timescaledb extension", db.settings.password)
+        assert_clean_failure(
+            result, "no timescaledb extension", db.settings.password, SECRET
+        )
         status = run_invoke("db.status", env=env)
         assert "not available on this server" in status.stdout
 
@@ -164,12 +151,10 @@ def test_downgrade_to_base_refuses_a_remote_host_before_connecting(
     own_container, target
 ):
     env = {**own_container, "DATABASE_URL": REMOTE_URL}
-    started = time.monotonic()
     result = run_invoke("db.downgrade", "--revision", target, env=env)
-    # db.example.com does not answer; a connection attempt would take seconds and
-    # say so. The refusal comes first.
-    assert time.monotonic() - started < 10
-    assert_clean_failure(result, "refusing to downgrade to base")
+    # db.example.com does not answer: a connection attempt would end in an ERROR
+    # about the connection. The refusal's ERROR proves it came first.
+    assert_clean_failure(result, "refusing to downgrade to base", SECRET)
     assert "not a local database" in result.stderr
     assert "--force" in result.stderr
 
@@ -177,15 +162,17 @@ def test_downgrade_to_base_refuses_a_remote_host_before_connecting(
 def test_reset_refuses_a_remote_host_and_redo_never_reaches_it(own_container):
     env = {**own_container, "DATABASE_URL": REMOTE_URL}
     assert_clean_failure(
-        run_invoke("db.reset", "--yes", env=env), "not a local database"
+        run_invoke("db.reset", "--yes", env=env), "not a local database", SECRET
     )
     # redo must first read the remote's revision to know whether it lands on base;
     # here that lookup fails, cleanly, and nothing runs.
-    assert_clean_failure(run_invoke("db.redo", "--yes", env=env), "cannot be resolved")
+    assert_clean_failure(
+        run_invoke("db.redo", "--yes", env=env), "cannot be resolved", SECRET
+    )
 
 
 def test_readiness_timeout_shows_the_container_log(own_container):
     env = {**own_container, "DEVDB_READY_TIMEOUT": "0.2"}
     result = run_invoke("db.up", env=env)
-    assert_clean_failure(result, "did not answer a query")
+    assert_clean_failure(result, "did not answer a query", SECRET)
     assert "last log lines" in result.stderr

@@ -6,51 +6,25 @@ Each test gets its own container name and a free port (never the developer's
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from helpers import (
+    base_environment,
+    committed_hypertables,
+    first_revision,
+    free_port,
+    head_revisions,
+    ok,
+    remove_container_and_volume,
+    revision_ids,
+    run_invoke,
+    sql,
+)
 
 from devdb.settings import PROJECT_ROOT
-
-INVOKE = [sys.executable, "-m", "invoke"]
-
-
-def base_environment(**overrides: str) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    environ.setdefault("DEVDB_IMAGE_SOURCE", "offline")
-    environ.setdefault("DEVDB_READY_TIMEOUT", "90")
-    environ["PYTHONUNBUFFERED"] = "1"
-    environ.update(overrides)
-    return environ
-
-
-def run_invoke(
-    *args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*INVOKE, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,  # no terminal: destructive tasks must not hang
-    )
-
-
-def remove_container_and_volume(client, name: str) -> None:
-    import docker.errors
-
-    with contextlib.suppress(docker.errors.NotFound):
-        client.containers.get(name).remove(force=True, v=True)
-    with contextlib.suppress(docker.errors.NotFound):
-        client.volumes.get(f"{name}-data").remove(force=True)
 
 
 @pytest.fixture
@@ -61,21 +35,10 @@ def dev_env(docker_client) -> Iterator[dict[str, str]]:
     remove_container_and_volume(docker_client, name)
 
 
-def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, (
-        f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    )
-    return result
-
-
-def sql(env: dict[str, str], statement: str) -> str:
-    """Run SQL through `invoke db.psql -c` (psql inside the container)."""
-    return ok(run_invoke("db.psql", "-c", statement, env=env)).stdout
-
-
 def test_up_twice_is_one_container_on_localhost_only(docker_client, dev_env):
     first = ok(run_invoke("db.up", env=dev_env))
-    assert "created" in first.stderr and "applied 001" in first.stderr
+    assert "created" in first.stderr
+    assert f"applied {', '.join(revision_ids())}" in first.stderr
     container = docker_client.containers.get(dev_env["DEVDB_CONTAINER_NAME"])
     second = ok(run_invoke("db.up", env=dev_env))
     assert "already running" in second.stderr and "already at head" in second.stderr
@@ -141,7 +104,7 @@ def test_reset_drops_rows_and_returns_to_head(dev_env):
     # A session left open in the database must not block the drop (WITH (FORCE)).
     assert run_invoke("db.reset", env=dev_env).returncode == 1  # asks; no terminal
     reset = ok(run_invoke("db.reset", "--yes", env=dev_env))
-    assert "applied 001" in reset.stderr
+    assert f"applied {', '.join(revision_ids())}" in reset.stderr
     assert "(0 rows)" in sql(dev_env, "SELECT symbol FROM tick_data")
     ok(run_invoke("db.status", "--check", env=dev_env))
 
@@ -149,7 +112,14 @@ def test_reset_drops_rows_and_returns_to_head(dev_env):
 def test_status_shows_versions_pending_and_unknown_revisions(dev_env):
     ok(run_invoke("db.up", env=dev_env))
     status = ok(run_invoke("db.status", "--check", env=dev_env)).stdout
-    for expected in ("running", "127.0.0.1:", "17.", "2.19", "001", "tick_data", "(5)"):
+    hypertables = f"({len(committed_hypertables())})"
+    for expected in (
+        "running",
+        "127.0.0.1:",
+        *head_revisions(),
+        "tick_data",
+        hypertables,
+    ):
         assert expected in status
     assert "stock:***@" in status
 
@@ -157,7 +127,8 @@ def test_status_shows_versions_pending_and_unknown_revisions(dev_env):
     ok(run_invoke("db.downgrade", "--steps", "1", "--yes", "--no-dump", env=dev_env))
     pending = run_invoke("db.status", "--check", env=dev_env)
     assert pending.returncode == 1
-    assert "pending: 001" in pending.stderr and pending.stderr.count("TIP:") == 1
+    assert f"pending: {head_revisions()[0]}" in pending.stderr
+    assert pending.stderr.count("TIP:") == 1
 
     ok(run_invoke("db.upgrade", "--no-dump", env=dev_env))
     sql(dev_env, "UPDATE alembic_version SET version_num = 'f00dfeed'")
@@ -169,29 +140,32 @@ def test_status_shows_versions_pending_and_unknown_revisions(dev_env):
 
 def test_redo_runs_the_last_revision_down_and_up(dev_env):
     ok(run_invoke("db.up", env=dev_env))
+    first = first_revision()
+    if revision_ids() != [first]:
+        # Down to the first revision: redoing it is what drops every table.
+        ok(
+            run_invoke(
+                "db.downgrade", "--revision", first, "--yes", "--no-dump", env=dev_env
+            )
+        )
     sql(
         dev_env,
         "INSERT INTO tick_data VALUES ('REDO', now(), 1.5, 10, 'buy', NULL, NULL)",
     )
-    # 001 drops every table, so redo asks; --no-dump keeps db/schema.sql out of it.
+    # The first revision drops every table, so redo asks; --no-dump keeps
+    # db/schema.sql out of it.
     assert run_invoke("db.redo", "--no-dump", env=dev_env).returncode == 1
     redone = ok(run_invoke("db.redo", "--yes", "--no-dump", env=dev_env))
-    assert "Redid 001" in redone.stderr
+    assert f"Redid {first}" in redone.stderr
     assert "(0 rows)" in sql(dev_env, "SELECT symbol FROM tick_data")
+    ok(run_invoke("db.upgrade", "--no-dump", env=dev_env))
     ok(run_invoke("db.status", "--check", env=dev_env))
 
 
 def test_port_drift_warns_and_says_how_to_recreate(dev_env):
-    import socket
-
-    def free_port() -> str:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return str(probe.getsockname()[1])
-
-    fixed = {**dev_env, "DEVDB_PORT": free_port()}
+    fixed = {**dev_env, "DEVDB_PORT": str(free_port())}
     ok(run_invoke("db.up", "--no-migrate", env=fixed))
-    moved = {**dev_env, "DEVDB_PORT": free_port()}
+    moved = {**dev_env, "DEVDB_PORT": str(free_port())}
     result = ok(run_invoke("db.up", "--no-migrate", env=moved))
     assert "WARNING:" in result.stderr and "--recreate" in result.stderr
     recreated = ok(run_invoke("db.up", "--no-migrate", "--recreate", env=moved))
@@ -226,7 +200,8 @@ def test_onboard_twice_on_a_clean_clone(docker_client, dev_env, tmp_path):
 
     first = onboard()
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "applied 001" in first.stderr and "Changed:" in first.stdout
+    assert f"applied {', '.join(revision_ids())}" in first.stderr
+    assert "Changed:" in first.stdout
     second = onboard()
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Nothing changed" in second.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -170,7 +169,6 @@ def test_init_scripts_run_once_on_an_empty_directory_over_the_socket_only(
             assert scalar(settings, "SELECT socket_answered FROM init_runs") == "yes"
             containers.stop(container)
             container.start()
-            time.sleep(0.2)
         logs = container.logs().decode()
         assert logs.count("running /docker-entrypoint-initdb.d/probe.sh") == 1
         assert password not in logs

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from helpers import committed_hypertables, head_revisions
 
 from devdb import contract, devcontainer, migrations, workflow
 from devdb.database import connect
@@ -21,13 +22,6 @@ from devdb.errors import DevDbError
 from devdb.images import reference_image
 from devdb.settings import PROJECT_ROOT
 
-HYPERTABLES = (
-    "tick_data",
-    "candles_1m",
-    "foreign_flow",
-    "index_snapshots",
-    "derivatives",
-)
 SCHEMA_FILE = PROJECT_ROOT / "db" / "schema.sql"
 SUM_FILE = PROJECT_ROOT / "db" / "alembic.sum"
 REVISION_001 = Path("versions") / "001_create_hypertables.py"
@@ -91,12 +85,18 @@ def test_two_consecutive_dumps_are_byte_identical(
 
     text = first.decode()
     assert not [line for line in text.splitlines() if "restrict " in line]
-    assert not [line for line in text.splitlines() if line.startswith(("SET ", "--\n"))]
+    # A bare "--" line would be what is left of pg_dump's comment frames.
+    assert not [
+        line for line in text.splitlines() if line.startswith("SET ") or line == "--"
+    ]
     assert "COMMENT ON EXTENSION" not in text
     assert "-- Name:" not in text
-    for table in HYPERTABLES:
-        assert f"-- hypertable public.{table}\n--   dimension 1: timestamp " in text
-    assert text.endswith("\n-- alembic revision: 001\n")
+    for table, column in committed_hypertables().items():
+        assert f"-- hypertable public.{table}" in text
+        assert f"--   dimension 1: {column} " in text
+    assert text.endswith(
+        f"\n-- alembic revision: {' '.join(sorted(head_revisions()))}\n"
+    )
     if reference_spec.reference:  # DEVDB_TEST_IMAGE may name another row
         assert text == SCHEMA_FILE.read_text(), "db/schema.sql is stale"
 
@@ -171,22 +171,21 @@ def test_changed_released_revision_fails_then_reverting_passes(
 
 
 def test_two_heads_fail(script_copy, test_settings, docker_client):
-    template = (script_copy / REVISION_001).read_text()
-    for name in ("002a", "002b"):
-        (script_copy / "versions" / f"{name}_branch.py").write_text(
-            template.replace(
-                'revision: str = "001"', f'revision: str = "{name}"'
-            ).replace(
-                "down_revision: Union[str, None] = None",
-                'down_revision: Union[str, None] = "001"',
-            )
+    # Two self-test revisions on today's head: their ids cannot collide with real ones.
+    [head] = head_revisions()
+    for name in ("selftest_head_a", "selftest_head_b"):
+        (script_copy / "versions" / f"{name}.py").write_text(
+            f'"""A self-test branch."""\n\nrevision = "{name}"\n'
+            f'down_revision = "{head}"\nbranch_labels = None\ndepends_on = None\n\n\n'
+            "def upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n"
         )
     report = check(test_settings, script_copy, docker_client)
     messages = [problem.message for problem in report.problems]
     assert messages[0] == (
-        "the migrations have 2 heads (002a, 002b); there must be exactly one"
+        "the migrations have 2 heads (selftest_head_a, selftest_head_b); "
+        "there must be exactly one"
     )
-    assert any("revision 002a" in message for message in messages)
+    assert any("revision selftest_head_a" in message for message in messages)
     assert report.error() is not None
 
 

@@ -23,9 +23,6 @@ from devdb.images import ImageSpec
 from devdb.settings import PROJECT_ROOT, Settings
 from devdb.throwaway import ThrowawayDatabase
 
-HYPERTABLES = frozenset(
-    {"tick_data", "candles_1m", "foreign_flow", "index_snapshots", "derivatives"}
-)
 CELL_KEY = pytest.StashKey[list[str]]()
 _database_numbers = itertools.count(1)
 

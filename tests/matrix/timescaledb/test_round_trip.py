@@ -6,27 +6,30 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import head_revisions
 
 from devdb import revisions
 from devdb.errors import DevDbError
 from devdb.roundtrip import check_round_trip
 from devdb.settings import PROJECT_ROOT
 
-# Revision 002 with a broken downgrade, two ways: one forgets the index its upgrade
-# made (re-upgrading would then trip over it), one drops an index 001 owns.
+# A self-test revision on top of head with a broken downgrade, two ways: one forgets
+# the index its upgrade made (re-upgrading would then trip over it), one drops an
+# index the seed revision owns. Its id and index name cannot collide with real ones.
+SELF_TEST_REVISION = "selftest_broken_downgrade"
 BROKEN_REVISION = '''
 """A throwaway revision with a broken downgrade."""
 
 from alembic import op
 
-revision = "002"
-down_revision = "001"
+revision = "{revision}"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("CREATE INDEX idx_tick_price ON tick_data (price)")
+    op.execute("CREATE INDEX idx_selftest_price ON tick_data (price)")
 
 
 def downgrade() -> None:
@@ -48,9 +51,11 @@ def test_every_revision_round_trips(cell, empty_database) -> None:
 @pytest.mark.parametrize(
     ("downgrade", "leftover"),
     [
-        pytest.param("pass", "+CREATE INDEX idx_tick_price", id="forgets-its-index"),
         pytest.param(
-            'op.execute("DROP INDEX idx_tick_price")\n'
+            "pass", "+CREATE INDEX idx_selftest_price", id="forgets-its-index"
+        ),
+        pytest.param(
+            'op.execute("DROP INDEX idx_selftest_price")\n'
             '    op.execute("DROP INDEX idx_tick_symbol_time")',
             "-CREATE INDEX idx_tick_symbol_time",
             id="drops-too-much",
@@ -66,8 +71,11 @@ def test_a_broken_downgrade_fails_naming_its_revision(
         script_location,
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    (script_location / "versions" / "002_broken_downgrade.py").write_text(
-        BROKEN_REVISION.format(downgrade=downgrade)
+    [head] = head_revisions()
+    (script_location / "versions" / f"{SELF_TEST_REVISION}.py").write_text(
+        BROKEN_REVISION.format(
+            revision=SELF_TEST_REVISION, head=head, downgrade=downgrade
+        )
     )
 
     with pytest.raises(DevDbError) as caught:
@@ -79,7 +87,9 @@ def test_a_broken_downgrade_fails_naming_its_revision(
 
     message = caught.value.message
     print(caught.value.render())
-    assert message.startswith("revision 002 does not round-trip"), message
-    assert "does not restore the schema of 001" in message
+    assert message.startswith(f"revision {SELF_TEST_REVISION} does not round-trip"), (
+        message
+    )
+    assert f"does not restore the schema of {head}" in message
     assert leftover in message
-    assert "002" in caught.value.tip
+    assert SELF_TEST_REVISION in caught.value.tip

@@ -1,23 +1,18 @@
-"""Empty -> head on this cell's image: the five hypertables, on `timestamp`."""
+"""Empty -> head on this cell's image: the hypertables db/schema.sql records."""
 
 from __future__ import annotations
 
+from helpers import SEED_HYPERTABLES, committed_dimensions, committed_hypertables
 from sqlalchemy import text
 
 from devdb import migrations, revisions
 from devdb.database import connect
 from devdb.images import ImageSpec
 
-HYPERTABLES = {
-    "tick_data",
-    "candles_1m",
-    "foreign_flow",
-    "index_snapshots",
-    "derivatives",
-}
 
-
-def test_upgrade_from_empty_to_head_creates_the_five_hypertables(head_database) -> None:
+def test_upgrade_from_empty_to_head_creates_the_committed_hypertables(
+    head_database,
+) -> None:
     with connect(head_database.settings) as connection:
         hypertables = (
             connection.execute(
@@ -36,10 +31,11 @@ def test_upgrade_from_empty_to_head_creates_the_five_hypertables(head_database) 
                 " WHERE hypertable_schema = 'public'"
             )
         ).all()
-    assert set(hypertables) == HYPERTABLES
-    assert {(table, column, kind.lower()) for table, column, kind in dimensions} == {
-        (table, "timestamp", "time") for table in HYPERTABLES
-    }
+    assert set(hypertables) == set(committed_hypertables())
+    assert set(hypertables) >= SEED_HYPERTABLES
+    assert {
+        (table, column, kind.lower()) for table, column, kind in dimensions
+    } == committed_dimensions()
 
 
 def test_head_is_recorded_and_single(head_database) -> None:

@@ -1,0 +1,161 @@
+"""Helpers every test directory shares: the invoke CLI, ports, and what head holds.
+
+Fixtures live in conftest.py; plain functions and constants live here, so no test
+module imports another. Expectations about "head" are read from the revision files
+and the committed db/schema.sql, never written down as today's revisions: the
+suite must stay green after any correct new revision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from devdb import revisions
+from devdb.settings import PROJECT_ROOT
+
+INVOKE = [sys.executable, "-m", "invoke"]
+SCRIPT_LOCATION = PROJECT_ROOT / "backend" / "alembic"
+SCHEMA_FILE = PROJECT_ROOT / "db" / "schema.sql"
+
+# The seed plan's five hypertables: a lower bound wherever the plan is what is
+# tested (later revisions may add tables, never take these away silently).
+SEED_HYPERTABLES = frozenset(
+    {"tick_data", "candles_1m", "foreign_flow", "index_snapshots", "derivatives"}
+)
+
+
+# --- the revisions and the committed contract -------------------------------------
+
+
+def revision_ids() -> list[str]:
+    """Every revision id, oldest first, from the revision files."""
+    return [info.revision for info in revisions.history(SCRIPT_LOCATION)]
+
+
+def head_revisions() -> tuple[str, ...]:
+    return tuple(revisions.heads(SCRIPT_LOCATION))
+
+
+def first_revision() -> str:
+    return revision_ids()[0]
+
+
+MANIFEST_DIMENSION = re.compile(
+    r"^-- hypertable public\.(?P<table>\w+).*\n--   dimension 1: (?P<column>\w+) ",
+    re.MULTILINE,
+)
+CREATE_TABLE = re.compile(r"^CREATE TABLE public\.(\w+) \(", re.MULTILINE)
+
+
+def committed_hypertables() -> dict[str, str]:
+    """Hypertable -> its first (time) dimension's column, from db/schema.sql."""
+    text = SCHEMA_FILE.read_text(encoding="utf-8")
+    return {m["table"]: m["column"] for m in MANIFEST_DIMENSION.finditer(text)}
+
+
+def committed_dimensions() -> set[tuple[str, str, str]]:
+    """(hypertable, column, "time"/"space") for every dimension in db/schema.sql."""
+    dimensions: set[tuple[str, str, str]] = set()
+    table = ""
+    for line in SCHEMA_FILE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("-- hypertable public."):
+            table = line.split()[2].removeprefix("public.")
+        elif line.startswith("--   dimension ") and table:
+            column, _, rest = line.split(": ", 1)[1].partition(" (")
+            kind = rest.split("), ", 1)[1].split(",", 1)[0]
+            dimensions.add((table, column, kind))
+    return dimensions
+
+
+def committed_tables() -> set[str]:
+    """Every table of the public schema at head, from db/schema.sql."""
+    return set(CREATE_TABLE.findall(SCHEMA_FILE.read_text(encoding="utf-8")))
+
+
+def migration_lock_key() -> int:
+    """The advisory-lock key env.py takes (read from it: one source of truth)."""
+    text = (SCRIPT_LOCATION / "env.py").read_text(encoding="utf-8")
+    match = re.search(r"^MIGRATION_LOCK_KEY = (\d+)", text, re.MULTILINE)
+    assert match, "backend/alembic/env.py no longer defines MIGRATION_LOCK_KEY"
+    return int(match.group(1))
+
+
+# --- the invoke CLI ----------------------------------------------------------------
+
+
+def base_environment(**overrides: str) -> dict[str, str]:
+    """The caller's environment without DATABASE_URL, for the offline images."""
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environ.setdefault("DEVDB_IMAGE_SOURCE", "offline")
+    environ.setdefault("DEVDB_READY_TIMEOUT", "90")
+    environ["PYTHONUNBUFFERED"] = "1"
+    environ.update(overrides)
+    return environ
+
+
+def run_invoke(
+    *args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*INVOKE, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,  # no terminal: destructive tasks must not hang
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
+    return result
+
+
+def sql(env: dict[str, str], statement: str) -> str:
+    """Run SQL through `invoke db.psql -c` (psql inside the container)."""
+    return ok(run_invoke("db.psql", "-c", statement, env=env)).stdout
+
+
+def assert_clean_failure(
+    result: subprocess.CompletedProcess[str], says: str, *secrets: str
+) -> None:
+    """One ERROR line saying ``says``, one TIP, exit != 0, no traceback or secret."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    error_lines = [line for line in output.splitlines() if line.startswith("ERROR: ")]
+    tip_lines = [line for line in output.splitlines() if line.startswith("TIP: ")]
+    assert len(error_lines) == 1, output
+    assert len(tip_lines) == 1, output
+    assert says in error_lines[0], output
+    assert "Traceback" not in output
+    for secret in secrets:
+        assert secret not in output
+
+
+# --- Docker ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def remove_container_and_volume(client: Any, name: str) -> None:
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(name).remove(force=True, v=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        client.volumes.get(f"{name}-data").remove(force=True)
