@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -129,20 +129,40 @@ def checksum_problems(
     *,
     sum_file: Path,
     script_location: Path,
+    released: Callable[[Path], bool] = lambda _path: True,
 ) -> list[Problem]:
-    """Released revisions that changed or vanished, and revisions not yet listed."""
+    """Released revisions that changed or vanished, and revisions not yet listed.
+
+    ``released(path)`` tells a released revision file from one still being written
+    (see devdb.revisions.is_released): the way forward differs.
+    """
     now = {entry.revision: entry for entry in current}
     listed_in = shown(sum_file)
     problems: list[Problem] = []
     for entry in recorded:
         found = now.get(entry.revision)
         if found is None:
+            gone = script_location / entry.path
             problems.append(
                 Problem(
                     f"revision {entry.revision} is listed in {listed_in} "
                     f"({entry.path}) but no revision file defines it any more",
                     "restore the released revision file; never delete a released "
-                    "revision",
+                    "revision"
+                    if released(gone)
+                    else f"it was never released: drop its line from {listed_in} "
+                    "(`invoke db.backout` does that when it removes a revision)",
+                )
+            )
+        elif found.digest != entry.digest and not released(
+            script_location / found.path
+        ):
+            path = shown(script_location / found.path)
+            problems.append(
+                Problem(
+                    f"revision {entry.revision} changed ({path}) since {listed_in} "
+                    "recorded it; it is not released yet, so that is allowed",
+                    f"re-record it: `invoke db.dump-schema --rehash {entry.revision}`",
                 )
             )
         elif found.digest != entry.digest:

@@ -8,22 +8,25 @@ when the schema differs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devdb import migrations
 from devdb.checksums import checksum_problems, current_entries, read_sum
 from devdb.console import note
+from devdb.database import connect, quote_identifier
 from devdb.dump import dump_diff, dump_schema
 from devdb.errors import DevDbError, Problem
 from devdb.files import shown
 from devdb.images import ImageSpec, reference_image
-from devdb.revisions import read_revisions
+from devdb.revisions import is_released, read_revisions, unreleased_revisions
+from devdb.roundtrip import alembic_session, linear_history, round_trip
 from devdb.throwaway import throwaway_database
 
 if TYPE_CHECKING:
     import docker
+    from docker.models.containers import Container
 
     from devdb.settings import Settings
 
@@ -82,8 +85,15 @@ def schema_at_head(
     settings: Settings,
     script_location: Path,
     client: docker.DockerClient | None = None,
-) -> str:
-    """The dump of an empty throwaway database of ``spec`` upgraded to head."""
+    *,
+    round_trip_revisions: int = 0,
+) -> tuple[str, Problem | None]:
+    """The dump of an empty throwaway database of ``spec`` upgraded to head.
+
+    With ``round_trip_revisions`` = N, the newest N revisions also round-trip in a
+    second database of the same container (see devdb.roundtrip): a downgrade that
+    leaves an index behind is caught in seconds, not only by the matrix.
+    """
     with throwaway_database(spec, client=client, settings=settings) as database:
         try:
             migrations.upgrade(
@@ -91,7 +101,38 @@ def schema_at_head(
             )
         except DevDbError as error:
             raise MigrationFailed(error.message, error.tip) from None
-        return dump_schema(database.container, database.settings)
+        produced = dump_schema(database.container, database.settings)
+        if not round_trip_revisions:
+            return produced, None
+        second = create_database(database.settings, "devdb_round_trip")
+        try:
+            round_trip_newest(
+                database.container, second, script_location, round_trip_revisions
+            )
+        except DevDbError as error:
+            return produced, Problem(error.message, error.tip)
+        return produced, None
+
+
+def create_database(settings: Settings, name: str) -> Settings:
+    """An empty database beside ``settings``' one, on the same server."""
+    with connect(settings, "postgres") as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            f"CREATE DATABASE {quote_identifier(name)}"
+        )
+    return replace(settings, database=name)
+
+
+def round_trip_newest(
+    container: Container, settings: Settings, script_location: Path, count: int
+) -> None:
+    """Upgrade to just below the newest ``count`` revisions, then round-trip those."""
+    history = linear_history(script_location)[-count:]
+    below = history[0][1]
+    with alembic_session(settings, script_location) as run:
+        if below != "base":
+            run("upgrade", below)
+        round_trip(run, lambda: dump_schema(container, settings), history)
 
 
 def check_contract(
@@ -111,11 +152,24 @@ def check_contract(
     """
     spec = spec or reference_image()
     heads = head_problems(script_location)
+    # The revisions still being written get the round trip here; released ones
+    # had theirs when they were written, and the matrix repeats them all.
+    newest = max(
+        1,
+        len(
+            unreleased_revisions(
+                script_location, settings.project_root, settings.release_branch
+            )
+        ),
+    )
     problems = heads + checksum_problems(
         read_sum(sum_file),
         current_entries(script_location),
         sum_file=sum_file,
         script_location=script_location,
+        released=lambda path: is_released(
+            path, settings.project_root, settings.release_branch
+        ),
     )
     if heads:
         return ContractReport(spec.id, tuple(problems))
@@ -123,7 +177,9 @@ def check_contract(
     committed_name = shown(schema_file)
     note(f"Upgrading a throwaway {spec.id} database to head, then dumping it")
     try:
-        produced = schema_at_head(spec, settings, script_location, client)
+        produced, round_trip_problem = schema_at_head(
+            spec, settings, script_location, client, round_trip_revisions=newest
+        )
     except MigrationFailed as error:
         problems.append(
             Problem(f"upgrading to head failed: {error.message}", error.tip)
@@ -137,6 +193,9 @@ def check_contract(
             )
         )
         return ContractReport(spec.id, tuple(problems))
+    if round_trip_problem is not None:
+        # A downgrade that does not undo its upgrade is the finding to fix first.
+        problems.insert(len(heads), round_trip_problem)
     committed = schema_file.read_text(encoding="utf-8")
     diff = ""
     if committed != produced:

@@ -9,6 +9,7 @@ Alembic, for the one path that must be fast (a warm ``db.up``).
 from __future__ import annotations
 
 import ast
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -151,3 +152,43 @@ def next_revision_id(existing: list[str]) -> str | None:
         return None  # Alembic's random ids then, rather than guess a scheme
     width = max(len(revision) for revision in existing)
     return str(max(int(revision) for revision in existing) + 1).zfill(width)
+
+
+def is_released(revision_file: Path, project_root: Path, release_branch: str) -> bool:
+    """Whether the revision's file is on the release branch (git decides).
+
+    Without git or outside a repository nothing can be told apart, so every
+    revision counts as released: the safe answer for backing out and editing.
+    """
+    try:
+        relative = revision_file.resolve().relative_to(project_root.resolve())
+        result = subprocess.run(
+            ["git", "cat-file", "-e", f"{release_branch}:{relative.as_posix()}"],
+            cwd=project_root,
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return True
+    if result.returncode == 0:
+        return True
+    # Not a repository, or no such branch: unknown, so released.
+    branch = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", release_branch],
+        cwd=project_root,
+        capture_output=True,
+        timeout=10,
+    )
+    return branch.returncode != 0
+
+
+def unreleased_revisions(
+    script_location: Path, project_root: Path, release_branch: str
+) -> list[str]:
+    """Revisions not on the release branch, oldest first."""
+    return [
+        script.revision
+        for script in read_revisions(script_location)[0]
+        if script.path
+        and not is_released(Path(script.path), project_root, release_branch)
+    ]

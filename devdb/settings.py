@@ -47,6 +47,9 @@ class Settings:
     ready_timeout: float = 60.0
     migration_lock_wait: float = 60.0
     debian_mirror: str = "http://deb.debian.org/debian"
+    # A revision whose file is on this git branch is released: it must never
+    # change or be backed out. The others are still the author's to edit.
+    release_branch: str = "main"
     project_root: Path = PROJECT_ROOT
 
     @property
