@@ -188,3 +188,13 @@ def checksum_problems(
                 )
             )
     return problems
+
+
+def drop_sum_entry(sum_file: Path, revision: str) -> bool:
+    """Remove one revision's line (a revision backed out before release)."""
+    entries = read_sum(sum_file)
+    kept = [entry for entry in entries if entry.revision != revision]
+    if len(kept) == len(entries):
+        return False
+    write_if_changed(sum_file, format_sum(kept))
+    return True

@@ -20,6 +20,7 @@ from devdb.dump import dump_diff, dump_schema
 from devdb.errors import DevDbError, Problem
 from devdb.files import shown
 from devdb.images import ImageSpec, reference_image
+from devdb.init_sql import init_sql_problems
 from devdb.revisions import is_released, read_revisions, unreleased_revisions
 from devdb.roundtrip import alembic_session, linear_history, round_trip
 from devdb.throwaway import throwaway_database
@@ -193,6 +194,7 @@ def check_contract(
             )
         )
         return ContractReport(spec.id, tuple(problems))
+    problems += init_sql_problems(settings)
     if round_trip_problem is not None:
         # A downgrade that does not undo its upgrade is the finding to fix first.
         problems.insert(len(heads), round_trip_problem)

@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devdb import labels, migrations, revisions
+from devdb.checksums import drop_sum_entry
 from devdb.console import warn
+from devdb.contract import schema_at_head
 from devdb.devcontainer import dev_database
 from devdb.dump import dump_schema
 from devdb.errors import DevDbError
-from devdb.files import write_if_changed
+from devdb.files import shown, write_if_changed
 from devdb.images import reference_image
+from devdb.init_sql import init_sql_file
 from devdb.revisions import next_revision_id
 from devdb.safety import confirm_destructive, lands_on_base
 
@@ -107,3 +110,96 @@ def refresh_schema_file(settings: Settings) -> bool:
     container, target = dev_database(settings)
     warn_if_not_comparable(container, target)
     return write_if_changed(settings.schema_file, dump_schema(container, target))
+
+
+def backout(
+    settings: Settings,
+    revision: str = "",
+    *,
+    yes: bool,
+    force: bool,
+    ask: Callable[[str], bool] | None = None,
+) -> list[str]:
+    """Take an unreleased head revision out again, as if it was never written.
+
+    Downgrades the dev database past it (when it is there), deletes its file,
+    drops its line from the checksum list and rewrites db/schema.sql as the
+    migrations now produce it (from a throwaway, never from a dev database its
+    downgrade may have left dirty). A released revision is refused: others may
+    have run it, so only a new revision may undo it.
+    """
+    scripts, heads = revisions.read_revisions(settings.script_location)
+    target = revision or (heads[0] if len(heads) == 1 else "")
+    if not target:
+        raise DevDbError(
+            f"there are {len(heads)} heads ({', '.join(heads)}); say which to back out",
+            "`invoke db.backout --revision R`",
+        )
+    script = next((s for s in scripts if s.revision == target), None)
+    if script is None or not script.path:
+        raise DevDbError(
+            f"no revision file defines '{target}'",
+            "`invoke db.history` lists the revisions",
+        )
+    if target not in heads:
+        raise DevDbError(
+            f"revision {target} is not a head: later revisions build on it",
+            "back out the newest revision first, one at a time",
+        )
+    path = Path(script.path)
+    if revisions.is_released(path, settings.project_root, settings.release_branch):
+        raise DevDbError(
+            f"revision {target} is released (its file is on the "
+            f"'{settings.release_branch}' branch); others may have applied it",
+            "undo its change in a new revision: `invoke db.revision -m ...`",
+        )
+    below = script.down_revision if isinstance(script.down_revision, str) else None
+    done = downgrade_dev_database_past(
+        settings, target, below, yes=yes, force=force, ask=ask
+    )
+    path.unlink()
+    done.append(f"Deleted {shown(path)}")
+    generated = init_sql_file(settings, target)
+    if generated is not None and generated.exists():
+        generated.unlink()
+        done.append(f"Deleted {shown(generated)}")
+    if drop_sum_entry(settings.migrations_sum_file, target):
+        done.append(f"Dropped {target} from {shown(settings.migrations_sum_file)}")
+    produced, _ = schema_at_head(
+        reference_image(), settings, settings.script_location, round_trip_revisions=0
+    )
+    if write_if_changed(settings.schema_file, produced):
+        done.append(
+            f"Rewrote {shown(settings.schema_file)} as the migrations now produce it"
+        )
+    return done
+
+
+def downgrade_dev_database_past(
+    settings: Settings,
+    target: str,
+    below: str | None,
+    *,
+    yes: bool,
+    force: bool,
+    ask: Callable[[str], bool] | None,
+) -> list[str]:
+    """Downgrade the dev database below ``target`` when it is at ``target``."""
+    try:
+        _, aimed = dev_database(settings)
+        at = migrations.current(aimed)
+    except DevDbError as error:
+        return [f"Dev database left alone ({error.message})"]
+    if target not in at:
+        return [
+            f"Dev database is at {' '.join(at) or 'base'}, not {target}: left alone"
+        ]
+    confirm_destructive(
+        aimed,
+        f"downgrade the dev database past {target} (what {target} created is dropped)",
+        yes=yes,
+        force=force,
+        ask=ask,
+    )
+    migrations.downgrade(aimed, below or "base")
+    return [f"Downgraded the dev database from {target} to {below or 'base'}"]

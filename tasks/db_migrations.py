@@ -138,6 +138,25 @@ def redo(
 
 
 @task(
+    help={
+        "revision": "The unreleased head revision to take out (default: the head).",
+        "yes": "Do not ask before downgrading the dev database past it.",
+        "force": "Allow that on a non-local database.",
+    }
+)
+@reports_errors
+def backout(
+    c: Context, revision: str = "", yes: bool = False, force: bool = False
+) -> None:
+    """Take an unreleased revision out: downgrade, delete it, restore the contract."""
+    from devdb import workflow
+    from devdb.console import note
+
+    for line in workflow.backout(settings(), revision, yes=yes, force=force):
+        note(line)
+
+
+@task(
     help={"message": "What the revision changes; becomes its docstring and file name."}
 )
 @reports_errors

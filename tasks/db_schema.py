@@ -17,7 +17,7 @@ from tasks._support import reports_errors, settings
 @reports_errors
 def dump_schema(c: Context, rehash: list[str] | None = None) -> None:
     """Dump the dev database's schema to db/schema.sql; record new revisions' checksums."""
-    from devdb import checksums, workflow
+    from devdb import checksums, init_sql, workflow
     from devdb.console import note
 
     chosen = settings()
@@ -30,6 +30,8 @@ def dump_schema(c: Context, rehash: list[str] | None = None) -> None:
     )
     if recorded:
         note(f"{sum_file.name}: recorded {', '.join(recorded)}")
+    for change in init_sql.write_init_sql(chosen):
+        note(f"docker-compose init path: {change}")
 
 
 @task

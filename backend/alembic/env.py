@@ -35,8 +35,13 @@ if TYPE_CHECKING:
 config = context.config
 
 # Keep the loggers of whoever called us (the toolkit, pytest) when they hand in a
-# connection; the alembic CLI gets the logging set up in alembic.ini.
-if config.config_file_name is not None and "connection" not in config.attributes:
+# connection or say so (configure_logger, Alembic's cookbook convention); the
+# alembic CLI gets the logging set up in alembic.ini.
+if (
+    config.config_file_name is not None
+    and "connection" not in config.attributes
+    and config.attributes.get("configure_logger", True)
+):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 # Migrations are raw SQL (op.execute); there are no ORM models to compare against.
