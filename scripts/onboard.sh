@@ -109,6 +109,11 @@ else
     "$INVOKE" db.up
     CHANGED+=("started and migrated the dev database")
 fi
+# A non-default port, container name or image source chosen for this run is kept
+# for every later shell (devdb.local.toml), so the next `invoke` finds this database.
+if [[ "$("$INVOKE" db.remember 2>&1)" == *remembered* ]]; then
+    CHANGED+=("saved this machine's choices in devdb.local.toml")
+fi
 
 URL="$("$INVOKE" db.url)"
 cat <<MSG

@@ -123,6 +123,24 @@ def status(c: Context, check: bool = False) -> None:
 
 @task
 @reports_errors
+def remember(c: Context) -> None:
+    """Save this shell's port, container name and image source in devdb.local.toml."""
+    from devdb.console import note
+    from devdb.settings import remember_local_choices
+
+    chosen = settings()
+    if not chosen.exact_target and chosen.port == 0:
+        chosen = resolved_settings()  # --port 0: remember the port Docker chose
+    changed = remember_local_choices(chosen)
+    note(
+        f"devdb.local.toml: remembered {', '.join(changed)}"
+        if changed
+        else "devdb.local.toml: nothing new to remember"
+    )
+
+
+@task
+@reports_errors
 def url(c: Context) -> None:
     """Print the database's URL, password hidden (where `db.up` put it)."""
     print(resolved_settings().safe_url())

@@ -132,3 +132,22 @@ def test_port_zero_means_any_free_port(tmp_path):
 )
 def test_is_local(host, local):
     assert Settings(host=host).is_local is local
+
+
+def test_onboarding_remembers_only_what_differs_from_the_project(tmp_path):
+    from devdb.settings import remember_local_choices
+
+    (tmp_path / "devdb.toml").write_text(
+        '[devdb]\nport = 5432\nimage_source = "auto"\n'
+    )
+    plain = load_settings({}, project_root=tmp_path)
+    assert remember_local_choices(plain) == []
+    assert not (tmp_path / "devdb.local.toml").exists()
+
+    chosen = load_settings(
+        {"DEVDB_PORT": "5433", "DEVDB_CONTAINER_NAME": "mine"}, project_root=tmp_path
+    )
+    assert remember_local_choices(chosen) == ["container_name", "port"]
+    later_shell = load_settings({}, project_root=tmp_path)
+    assert (later_shell.port, later_shell.container_name) == (5433, "mine")
+    assert remember_local_choices(later_shell) == []
