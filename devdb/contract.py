@@ -87,9 +87,10 @@ def schema_at_head(
     script_location: Path,
     client: docker.DockerClient | None = None,
     *,
+    revision: str = "head",
     round_trip_revisions: int = 0,
 ) -> tuple[str, Problem | None]:
-    """The dump of an empty throwaway database of ``spec`` upgraded to head.
+    """The dump of an empty throwaway database of ``spec`` upgraded to ``revision``.
 
     With ``round_trip_revisions`` = N, the newest N revisions also round-trip in a
     second database of the same container (see devdb.roundtrip): a downgrade that
@@ -97,9 +98,10 @@ def schema_at_head(
     """
     with throwaway_database(spec, client=client, settings=settings) as database:
         try:
-            migrations.upgrade(
-                database.settings, "head", script_location=str(script_location)
-            )
+            if revision != "base":
+                migrations.upgrade(
+                    database.settings, revision, script_location=str(script_location)
+                )
         except DevDbError as error:
             raise MigrationFailed(error.message, error.tip) from None
         produced = dump_schema(database.container, database.settings)

@@ -13,6 +13,7 @@ missing, stale, or left over.
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,10 +39,16 @@ def offline_sql(settings: Settings, command_name: str, target: str) -> str:
     buffer = io.StringIO()
     config.output_buffer = buffer
     config.attributes["configure_logger"] = False  # the SQL, not Alembic's INFO lines
+    # Alembic logs "Running upgrade ..." for offline SQL too; here nothing runs.
+    alembic_logger = logging.getLogger("alembic")
+    level = alembic_logger.level
+    alembic_logger.setLevel(logging.WARNING)
     try:
         getattr(command, command_name)(config, target, sql=True)
     except CommandError as error:
         raise command_error(error) from None
+    finally:
+        alembic_logger.setLevel(level)
     return buffer.getvalue()
 
 

@@ -11,12 +11,13 @@ from devdb.checksums import drop_sum_entry
 from devdb.console import warn
 from devdb.contract import schema_at_head
 from devdb.devcontainer import dev_database
-from devdb.dump import dump_schema
+from devdb.dump import dump_diff, dump_schema
 from devdb.errors import DevDbError
 from devdb.files import shown, write_if_changed
 from devdb.images import reference_image
 from devdb.init_sql import init_sql_file
 from devdb.revisions import next_revision_id
+from devdb.roundtrip import schema_ignoring_extensions
 from devdb.safety import confirm_destructive, lands_on_base
 
 if TYPE_CHECKING:
@@ -82,11 +83,15 @@ def new_revision(settings: Settings, message: str) -> Path:
     return Path(script.path)
 
 
-def warn_if_not_comparable(container: Container, settings: Settings) -> None:
-    """Say so when the dump will not be what `db.check` compares it with."""
+def warn_if_not_comparable(container: Container, settings: Settings) -> bool:
+    """Say so when the dump will not be what `db.check` compares it with.
+
+    True when the dev database runs the reference image (its dump is comparable).
+    """
     reference = reference_image()
     image_id = container.labels.get(labels.IMAGE_ID, "")
-    if image_id != reference.id:
+    comparable = image_id == reference.id
+    if not comparable:
         warn(
             f"the dev database runs image '{image_id or 'unknown'}'; `invoke db.check` "
             f"compares db/schema.sql with a dump from '{reference.id}', which may differ"
@@ -99,17 +104,49 @@ def warn_if_not_comparable(container: Container, settings: Settings) -> None:
             f"({' '.join(heads)}); `invoke db.check` expects head, so commit it "
             "after `invoke db.upgrade`"
         )
+    return comparable
 
 
-def refresh_schema_file(settings: Settings) -> bool:
+def refresh_schema_file(settings: Settings, *, after_downgrade: bool = False) -> bool:
     """Dump the dev database to ``settings.schema_file``; True when the file changed.
 
     Meant to run after `db.upgrade` / `db.downgrade` as well as from
     `db.dump-schema`. Raises DevDbError when there is no dev container to dump in.
+
+    After a downgrade the dev database may hold what a downgrade forgot to drop, and
+    that is not the contract: the dump is compared with a clean throwaway database
+    at the same revision (same image only, or every difference would be noise);
+    leftovers are shown and the clean schema is written instead.
     """
     container, target = dev_database(settings)
-    warn_if_not_comparable(container, target)
-    return write_if_changed(settings.schema_file, dump_schema(container, target))
+    comparable = warn_if_not_comparable(container, target)
+    dumped = dump_schema(container, target)
+    if after_downgrade and comparable:
+        dumped = clean_schema_or_warn(settings, dumped, migrations.current(target))
+    return write_if_changed(settings.schema_file, dumped)
+
+
+def clean_schema_or_warn(settings: Settings, dumped: str, at: tuple[str, ...]) -> str:
+    """The schema of a clean database at ``at``, warning when ``dumped`` differs."""
+    revision = at[0] if len(at) == 1 else "base"
+    if len(at) > 1:
+        return dumped  # several heads: no single clean revision to compare with
+    clean, _ = schema_at_head(
+        reference_image(), settings, settings.script_location, revision=revision
+    )
+    # An extension a downgrade keeps (revision 001 keeps timescaledb) is no leftover.
+    if schema_ignoring_extensions(clean) == schema_ignoring_extensions(dumped):
+        return dumped
+    warn(
+        f"the dev database at {revision} is not what a clean database at {revision} "
+        "looks like: a downgrade left objects behind (or the database was changed "
+        "by hand). db/schema.sql is written from the clean database; the "
+        "difference (- clean, + dev database):\n"
+        + dump_diff(clean, dumped, f"clean at {revision}", "dev database", max_lines=40)
+        + "\nFix the downgrade that left them; `invoke db.reset` re-creates the dev "
+        "database (and deletes its data)."
+    )
+    return clean
 
 
 def backout(
@@ -168,6 +205,13 @@ def backout(
     produced, _ = schema_at_head(
         reference_image(), settings, settings.script_location, round_trip_revisions=0
     )
+    if done[0].startswith("Downgraded"):
+        # Say so when the downgrade left objects behind; the file gets the clean one.
+        container, aimed = dev_database(settings)
+        if warn_if_not_comparable(container, aimed):
+            clean_schema_or_warn(
+                settings, dump_schema(container, aimed), migrations.current(aimed)
+            )
     if write_if_changed(settings.schema_file, produced):
         done.append(
             f"Rewrote {shown(settings.schema_file)} as the migrations now produce it"

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 NO_DUMP_HELP = "Leave db/schema.sql alone (it is refreshed from the dev database)."
 
 
-def refresh_schema_dump(target: Settings, no_dump: bool) -> None:
+def refresh_schema_dump(
+    target: Settings, no_dump: bool, *, after_downgrade: bool = False
+) -> None:
     """Keep db/schema.sql in step with the dev database after a migration.
 
     A database named by DATABASE_URL is not the contract's source: left alone.
@@ -25,7 +27,7 @@ def refresh_schema_dump(target: Settings, no_dump: bool) -> None:
     from devdb import workflow
     from devdb.console import note
 
-    changed = workflow.refresh_schema_file(target)
+    changed = workflow.refresh_schema_file(target, after_downgrade=after_downgrade)
     note(
         "db/schema.sql updated: review the diff and commit it"
         if changed
@@ -84,7 +86,7 @@ def downgrade(
         )
     target = resolved_settings()
     safety.downgrade_guarded(target, revision or f"-{steps}", yes=yes, force=force)
-    refresh_schema_dump(target, no_dump)
+    refresh_schema_dump(target, no_dump, after_downgrade=True)
 
 
 @task(help={"revision": "The revision to record, without running migrations."})
