@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from helpers import create_database
 
 from devdb.settings import PROJECT_ROOT
 
@@ -68,9 +69,14 @@ def reference_spec():
     return images.image_spec(image_id) if image_id else images.reference_image()
 
 
-@pytest.fixture
-def fresh_database(docker_client, test_settings, reference_spec) -> Iterator:
-    """An empty TimescaleDB in its own throwaway container."""
+@pytest.fixture(scope="session")
+def database_server(docker_client, test_settings, reference_spec) -> Iterator:
+    """One throwaway server for the session; tests get fresh databases inside it.
+
+    Starting a container costs seconds, CREATE DATABASE milliseconds: sharing the
+    server keeps the suite fast while every test still starts from an empty
+    database. The matrix cell is this same server (tests/matrix/conftest.py).
+    """
     from devdb.throwaway import throwaway_database
 
     with throwaway_database(
@@ -80,6 +86,12 @@ def fresh_database(docker_client, test_settings, reference_spec) -> Iterator:
 
 
 @pytest.fixture
+def fresh_database(database_server):
+    """An empty database of its own, on the session's throwaway server."""
+    return create_database(database_server, "fresh")
+
+
+@pytest.fixture(scope="session")
 def init_path_database(docker_client, test_settings, reference_spec) -> Iterator:
     """A database initialised by the docker-compose path: db/migrations/*.sql."""
     from devdb.throwaway import throwaway_database

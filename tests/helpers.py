@@ -9,15 +9,18 @@ suite must stay green after any correct new revision.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from devdb import revisions
+from devdb.database import connect, quote_identifier
 from devdb.settings import PROJECT_ROOT
 
 INVOKE = [sys.executable, "-m", "invoke"]
@@ -159,3 +162,22 @@ def remove_container_and_volume(client: Any, name: str) -> None:
         client.containers.get(name).remove(force=True, v=True)
     with contextlib.suppress(docker.errors.NotFound):
         client.volumes.get(f"{name}-data").remove(force=True)
+
+
+Server = TypeVar("Server")
+_database_numbers = itertools.count(1)
+
+
+def create_database(server: Server, prefix: str) -> Server:
+    """A new empty database on ``server`` (anything with ``.settings``), aimed at.
+
+    Returns a copy of ``server`` whose settings name the new database, so tests
+    use it exactly as a server of its own.
+    """
+    settings = server.settings  # type: ignore[attr-defined]
+    name = f"{prefix}_{next(_database_numbers)}"
+    with connect(settings, "postgres") as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            f"CREATE DATABASE {quote_identifier(name)}"
+        )
+    return replace(server, settings=replace(settings, database=name))  # type: ignore[type-var]

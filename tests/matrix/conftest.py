@@ -11,32 +11,18 @@ that lands on the wrong row fails rather than skips.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
 
 import pytest
+from helpers import create_database
 
 from devdb.images import ImageSpec
-from devdb.settings import PROJECT_ROOT, Settings
+from devdb.settings import PROJECT_ROOT
 from devdb.throwaway import ThrowawayDatabase
 
 CELL_KEY = pytest.StashKey[list[str]]()
-_database_numbers = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class CellDatabase:
-    """A database inside the cell's container: where to connect, and the container."""
-
-    cell: ThrowawayDatabase
-    settings: Settings
-
-    @property
-    def container(self):  # the container pg_dump runs in
-        return self.cell.container
 
 
 def describe_server(database: ThrowawayDatabase) -> list[str]:
@@ -138,19 +124,16 @@ def _init_path_started(
 @pytest.fixture(scope="session")
 def cell(
     request: pytest.FixtureRequest,
-    docker_client,
-    test_settings,
-    cell_spec,
-    _init_path_started,
-) -> Iterator[ThrowawayDatabase]:
-    """The cell's one container, announced with its versions."""
-    from devdb.throwaway import throwaway_database
+    _init_path_started: Future[ThrowawayDatabase] | None,
+    database_server: ThrowawayDatabase,
+) -> ThrowawayDatabase:
+    """The cell's one container (the session's server), announced with its versions.
 
-    with throwaway_database(
-        cell_spec, client=docker_client, settings=test_settings
-    ) as database:
-        announce(request.config, describe_server(database))
-        yield database
+    The init-path container is asked for first, so it starts in the background
+    while this one comes up.
+    """
+    announce(request.config, describe_server(database_server))
+    return database_server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -158,27 +141,14 @@ def _announce_cell_first(cell: ThrowawayDatabase) -> None:
     """Start (and print) the cell before the first test, whatever it needs."""
 
 
-def create_database(cell: ThrowawayDatabase, prefix: str = "cell") -> CellDatabase:
-    from sqlalchemy import text
-
-    from devdb.database import connect
-
-    name = f"{prefix}_{next(_database_numbers)}"
-    with connect(cell.settings, database="postgres") as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text(f'CREATE DATABASE "{name}"')
-        )
-    return CellDatabase(cell, replace(cell.settings, database=name))
-
-
 @pytest.fixture
-def empty_database(cell: ThrowawayDatabase) -> CellDatabase:
+def empty_database(cell: ThrowawayDatabase) -> ThrowawayDatabase:
     """A fresh, empty database in the cell's container, for one test."""
     return create_database(cell, "empty")
 
 
 @pytest.fixture(scope="session")
-def head_database(cell: ThrowawayDatabase) -> CellDatabase:
+def head_database(cell: ThrowawayDatabase) -> ThrowawayDatabase:
     """A database upgraded from empty to head once; tests only read it."""
     from devdb import migrations
 
@@ -188,10 +158,12 @@ def head_database(cell: ThrowawayDatabase) -> CellDatabase:
 
 
 @pytest.fixture(scope="session")
-def init_path_cell(_init_path_started) -> CellDatabase:
+def init_path_cell(
+    _init_path_started: Future[ThrowawayDatabase] | None,
+) -> ThrowawayDatabase:
     """A second container initialised the docker-compose way: db/migrations/*.sql."""
-    database = _init_path_started.result()
-    return CellDatabase(database, database.settings)
+    assert _init_path_started is not None, "requested, so it was started"
+    return _init_path_started.result()
 
 
 @pytest.fixture(autouse=True)
