@@ -45,6 +45,16 @@ PRUNED_PATHS = (
     "var/lib/postgresql",  # the package's own cluster; the entrypoint makes ours
     "etc/postgresql",
 )
+# What the entrypoint needs beyond the server, as in the official image: xz and zstd
+# for *.sql.xz / *.sql.zst init files, nss_wrapper so `--user <any uid>` can run
+# initdb (it refuses a uid without a passwd entry), and `locales` for the sources
+# of the one locale generated at build time (LOCALES); its sources are pruned after.
+RUNTIME_PACKAGES = ("xz-utils", "zstd", "libnss-wrapper", "locales")
+# The official images offer en_US.UTF-8 (`LANG=en_US.utf8 initdb` must work).
+LOCALES = (("en_US", "UTF-8"),)
+# The official images' postgres user and group: a volume one of them initialised
+# is owned by 999, and must stay usable when a machine switches image source.
+POSTGRES_UID = POSTGRES_GID = 999
 PRUNED_GLOBS = (
     "usr/lib/*/libLLVM*",
     "usr/lib/*/libz3*",
@@ -125,7 +135,7 @@ def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) 
         command = [
             debootstrap,
             "--variant=minbase",
-            f"--include={','.join(spec.packages)}",
+            f"--include={','.join((*spec.packages, *RUNTIME_PACKAGES))}",
             spec.suite,
             str(rootfs),
             mirror,
@@ -135,6 +145,8 @@ def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) 
         ) as update:
             debootstrap_with_one_retry(command, rootfs, update, spec.suite)
         versions = dpkg_versions((rootfs / "var/lib/dpkg/status").read_text())
+        generate_locales(rootfs)
+        renumber_postgres_user(rootfs)
         prune_rootfs(rootfs)
         (rootfs / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
         with progress(f"Building image {spec.offline}") as update:
@@ -172,6 +184,91 @@ def debootstrap_with_one_retry(
         update(f"debootstrap failed ({first.message.splitlines()[0]}); retrying once")
         shutil.rmtree(rootfs, ignore_errors=True)
         run_streaming(command, update, what=f"debootstrap {suite}")
+
+
+def generate_locales(rootfs: Path) -> None:
+    """Compile LOCALES into the root filesystem's locale archive.
+
+    Before pruning: localedef reads /usr/share/i18n, which the image does not keep.
+    """
+    for name, charmap in LOCALES:
+        subprocess.run(
+            [
+                "chroot",
+                str(rootfs),
+                "localedef",
+                "--inputfile",
+                name,
+                "--charmap",
+                charmap,
+                # -c: the en_US sources carry warnings that are not errors.
+                "-c",
+                "--alias-file",
+                "/usr/share/locale/locale.alias",
+                f"{name}.{charmap}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+
+def renumber_postgres_user(rootfs: Path) -> None:
+    """Give the postgres user and group id 999, as the official images do.
+
+    Debian's package picks the next free system id (100 or so). Files the package
+    made for it are re-owned too, so the image stays consistent.
+    """
+    old_uid = _rename_id(rootfs / "etc/passwd", "postgres", POSTGRES_UID, field=2)
+    old_gid = _rename_id(rootfs / "etc/group", "postgres", POSTGRES_GID, field=2)
+    passwd = rootfs / "etc/passwd"
+    # The user's primary group is the fourth field of its passwd line.
+    lines = passwd.read_text().splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        parts = line.split(":")
+        if parts[0] == "postgres":
+            parts[3] = str(POSTGRES_GID)
+            lines[index] = ":".join(parts)
+    passwd.write_text("".join(lines))
+    # os.walk never follows symlinks: an absolute link must not lead to the host.
+    for directory, subdirectories, files in os.walk(rootfs):
+        for name in [".", *subdirectories, *files]:
+            path = os.path.join(directory, name)
+            status = os.lstat(path)
+            if status.st_uid == old_uid or status.st_gid == old_gid:
+                os.lchown(
+                    path,
+                    POSTGRES_UID if status.st_uid == old_uid else -1,
+                    POSTGRES_GID if status.st_gid == old_gid else -1,
+                )
+
+
+def _rename_id(table: Path, name: str, new_id: int, *, field: int) -> int:
+    """Set ``name``'s id in a passwd/group file; return the old one."""
+    lines = table.read_text().splitlines(keepends=True)
+    taken = {
+        line.split(":")[0]
+        for line in lines
+        if line.count(":") > field and line.split(":")[field] == str(new_id)
+    }
+    if taken - {name}:
+        raise DevDbError(
+            f"id {new_id} in {table.name} already belongs to {', '.join(taken)}",
+            "the offline build needs it free for postgres, as in the official image",
+        )
+    old_id = -1
+    for index, line in enumerate(lines):
+        parts = line.split(":")
+        if parts[0] == name:
+            old_id = int(parts[field])
+            parts[field] = str(new_id)
+            lines[index] = ":".join(parts)
+    if old_id < 0:
+        raise DevDbError(
+            f"no '{name}' entry in the root filesystem's {table.name}",
+            "the PostgreSQL package creates it: check the build's package list",
+        )
+    table.write_text("".join(lines))
+    return old_id
 
 
 def prune_rootfs(rootfs: Path) -> None:
