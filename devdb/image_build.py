@@ -192,7 +192,7 @@ def generate_locales(rootfs: Path) -> None:
     Before pruning: localedef reads /usr/share/i18n, which the image does not keep.
     """
     for name, charmap in LOCALES:
-        subprocess.run(
+        result = subprocess.run(
             [
                 "chroot",
                 str(rootfs),
@@ -201,15 +201,22 @@ def generate_locales(rootfs: Path) -> None:
                 name,
                 "--charmap",
                 charmap,
-                # -c: the en_US sources carry warnings that are not errors.
+                # -c: write the locale despite warnings (sid's en_US has some);
+                # localedef then exits 1, and only 4 means it wrote nothing.
                 "-c",
                 "--alias-file",
                 "/usr/share/locale/locale.alias",
                 f"{name}.{charmap}",
             ],
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if result.returncode not in (0, 1):
+            raise DevDbError(
+                f"localedef could not generate {name}.{charmap} "
+                f"(exit {result.returncode}): {first_line(result.stderr)}",
+                "check that the build's package list still has `locales`",
+            )
 
 
 def renumber_postgres_user(rootfs: Path) -> None:
