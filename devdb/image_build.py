@@ -222,60 +222,54 @@ def generate_locales(rootfs: Path) -> None:
 def renumber_postgres_user(rootfs: Path) -> None:
     """Give the postgres user and group id 999, as the official images do.
 
-    Debian's package picks the next free system id (100 or so). Files the package
-    made for it are re-owned too, so the image stays consistent.
+    Debian's package picks the next free system id (100 or so). Whatever already
+    holds 999 (sid gives it to lpadmin) swaps ids with postgres, and every file
+    follows its owner, so the image stays consistent.
     """
-    old_uid = _rename_id(rootfs / "etc/passwd", "postgres", POSTGRES_UID, field=2)
-    old_gid = _rename_id(rootfs / "etc/group", "postgres", POSTGRES_GID, field=2)
-    passwd = rootfs / "etc/passwd"
-    # The user's primary group is the fourth field of its passwd line.
+    passwd, group = rootfs / "etc/passwd", rootfs / "etc/group"
+    uids = _swap_id(passwd, "postgres", POSTGRES_UID)
+    gids = _swap_id(group, "postgres", POSTGRES_GID)
+    # A user's primary group is the fourth field of its passwd line.
     lines = passwd.read_text().splitlines(keepends=True)
     for index, line in enumerate(lines):
         parts = line.split(":")
-        if parts[0] == "postgres":
-            parts[3] = str(POSTGRES_GID)
+        if len(parts) > 3 and parts[3].isdigit() and int(parts[3]) in gids:
+            parts[3] = str(gids[int(parts[3])])
             lines[index] = ":".join(parts)
     passwd.write_text("".join(lines))
+    if not uids and not gids:
+        return
     # os.walk never follows symlinks: an absolute link must not lead to the host.
     for directory, subdirectories, files in os.walk(rootfs):
         for name in [".", *subdirectories, *files]:
             path = os.path.join(directory, name)
             status = os.lstat(path)
-            if status.st_uid == old_uid or status.st_gid == old_gid:
+            if status.st_uid in uids or status.st_gid in gids:
                 os.lchown(
-                    path,
-                    POSTGRES_UID if status.st_uid == old_uid else -1,
-                    POSTGRES_GID if status.st_gid == old_gid else -1,
+                    path, uids.get(status.st_uid, -1), gids.get(status.st_gid, -1)
                 )
 
 
-def _rename_id(table: Path, name: str, new_id: int, *, field: int) -> int:
-    """Set ``name``'s id in a passwd/group file; return the old one."""
+def _swap_id(table: Path, name: str, new_id: int) -> dict[int, int]:
+    """Give ``name`` ``new_id`` in a passwd/group file, and its old id to whoever
+    held ``new_id``; return the mapping of ids that changed (empty: none)."""
     lines = table.read_text().splitlines(keepends=True)
-    taken = {
-        line.split(":")[0]
-        for line in lines
-        if line.count(":") > field and line.split(":")[field] == str(new_id)
-    }
-    if taken - {name}:
-        raise DevDbError(
-            f"id {new_id} in {table.name} already belongs to {', '.join(taken)}",
-            "the offline build needs it free for postgres, as in the official image",
-        )
-    old_id = -1
-    for index, line in enumerate(lines):
-        parts = line.split(":")
-        if parts[0] == name:
-            old_id = int(parts[field])
-            parts[field] = str(new_id)
-            lines[index] = ":".join(parts)
-    if old_id < 0:
+    rows = [line.split(":") for line in lines]
+    old_id = next((int(row[2]) for row in rows if row[0] == name), None)
+    if old_id is None:
         raise DevDbError(
             f"no '{name}' entry in the root filesystem's {table.name}",
             "the PostgreSQL package creates it: check the build's package list",
         )
-    table.write_text("".join(lines))
-    return old_id
+    if old_id == new_id:
+        return {}
+    for row in rows:
+        if row[0] == name:
+            row[2] = str(new_id)
+        elif len(row) > 2 and row[2] == str(new_id):
+            row[2] = str(old_id)
+    table.write_text("".join(":".join(row) for row in rows))
+    return {old_id: new_id, new_id: old_id}
 
 
 def prune_rootfs(rootfs: Path) -> None:
