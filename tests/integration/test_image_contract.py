@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import os
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from sqlalchemy import create_engine, text
 from devdb import containers, images, labels, readiness
 from devdb.image_fetch import ensure_image
 from devdb.images import ImageSpec
+from devdb.settings import PROJECT_ROOT
 
 TIMESCALEDB_IMAGES = [spec for spec in images.IMAGES if spec.timescaledb]
 OLD_LAYOUT = "/var/lib/postgresql/data"
@@ -538,3 +541,75 @@ def test_ensure_initdb_initialises_then_leaves_an_existing_database(
         ref, password="secret", database="app", environment=environment, volumes=data
     )
     assert query(started, test_settings, "SELECT current_database()") == "app"
+
+
+# --- docker-compose ----------------------------------------------------------------
+
+
+def compose_command() -> list[str]:
+    """`docker compose` (the plugin) where it exists, else `docker-compose`."""
+    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True)
+    if plugin.returncode == 0:
+        return ["docker", "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy is None:
+        pytest.fail("neither `docker compose` nor `docker-compose` is installed")
+    return [legacy]
+
+
+def test_compose_keeps_its_data_in_the_named_volume_across_down_and_up(
+    image, docker_client, test_settings
+) -> None:
+    spec, ref = image
+    project = f"devdb-contract-{secrets.token_hex(3)}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        **os.environ,
+        "TIMESCALEDB_IMAGE": ref,
+        "POSTGRES_PORT": str(port),
+        # What docker-compose.yml documents for the image's major.
+        "POSTGRES_DATA_MOUNT": spec.volume_path,
+    }
+    compose = [
+        *compose_command(),
+        "-p",
+        project,
+        "-f",
+        str(PROJECT_ROOT / "docker-compose.yml"),
+    ]
+    run = dict(env=environment, capture_output=True, text=True, timeout=180)
+
+    def up() -> Started:
+        result = subprocess.run([*compose, "up", "-d"], **run)
+        assert result.returncode == 0, result.stderr
+        container_id = subprocess.run(
+            [*compose, "ps", "-q", "db"], **run
+        ).stdout.strip()
+        container = docker_client.containers.get(container_id)
+        readiness.wait_until_ready(
+            container,
+            port=port,
+            user="stock",
+            password="stock",
+            database="stock_tracker",
+            timeout=test_settings.ready_timeout,
+        )
+        return Started(container, port, "stock", "stock", "stock_tracker")
+
+    try:
+        started = up()
+        query(started, test_settings, "CREATE TABLE kept AS SELECT 7 AS answer")
+        result = subprocess.run([*compose, "down"], **run)
+        assert result.returncode == 0, result.stderr
+        again = up()
+        assert query(again, test_settings, "SELECT answer FROM kept") == 7
+        mounts = {m["Destination"]: m for m in again.container.attrs["Mounts"]}
+        assert mounts[spec.volume_path]["Name"] == f"{project}_timescaledb-data"
+        assert all(
+            m["Type"] != "volume" or m["Name"] == mounts[spec.volume_path]["Name"]
+            for m in mounts.values()
+        ), "data would go to an anonymous volume"
+    finally:
+        subprocess.run([*compose, "down", "-v"], **run)
