@@ -32,7 +32,8 @@ fail() {
 }
 export TZ="${TZ:-UTC}"
 
-self="$(basename "$0")"
+# Parameter expansions, not basename/id/subshells: each fork is a cold start's cost.
+self="${0##*/}"
 case "$self" in
 	docker-ensure-initdb.sh | docker-enforce-initdb.sh)
 		# An init container: the arguments are the server's, "postgres" optional.
@@ -139,13 +140,14 @@ timescaledb_installed() {
 	[ -e "/usr/share/postgresql/$PG_MAJOR/extension/timescaledb.control" ]
 }
 
-# The init files the official image runs, in name order.
-init_files() {
+# The init files the official image runs, in name order, into INIT_FILES.
+find_init_files() {
+	INIT_FILES=()
 	local f
 	for f in /docker-entrypoint-initdb.d/*; do
 		case "$f" in
-			*.sh | *.sql | *.sql.gz | *.sql.xz | *.sql.zst) printf '%s\n' "$f" ;;
-			*) [ -e "$f" ] && log "ignoring $f" >&2 ;;
+			*.sh | *.sql | *.sql.gz | *.sql.xz | *.sql.zst) INIT_FILES+=("$f") ;;
+			*) if [ -e "$f" ]; then log "ignoring $f"; fi ;;
 		esac
 	done
 }
@@ -215,22 +217,30 @@ docker_process_sql() {
 	PGHOST='' PGHOSTADDR='' "${runner[@]}" "$@"
 }
 
-quoted_identifier() {
-	local name="$1"
-	printf '"%s"' "${name//\"/\"\"}"
+# initdb makes these; the official image creates POSTGRES_DB only when it is missing.
+database_is_made_by_initdb() {
+	case "$POSTGRES_DB" in postgres | template0 | template1) return 0 ;; esac
+	return 1
 }
 
 create_database_single_user() {
 	# No init files: a standalone backend creates the database without a server
 	# start, a wait and a stop (about half a second of a cold start).
 	log "creating database $POSTGRES_DB (no init files: no init server)"
-	local output
-	output="$(printf 'CREATE DATABASE %s;\n\n' "$(quoted_identifier "$POSTGRES_DB")" |
-		postgres --single -j -D "$PGDATA" -c listen_addresses='' postgres 2>&1 >/dev/null)" ||
-		fail "could not create the database $POSTGRES_DB: $output" 'read the lines above; the data directory is left as it is'
-	if grep -q 'ERROR:' <<<"$output"; then
-		fail "could not create the database $POSTGRES_DB: $(grep -m1 'ERROR:' <<<"$output")" \
-			'check POSTGRES_DB; remove the volume to start afresh'
+	local output line status=0
+	# A double-quoted identifier, embedded quotes doubled; -j: a statement ends at
+	# a semicolon and an empty line, so any name fits on one.
+	output="$(printf 'CREATE DATABASE "%s";\n\n' "${POSTGRES_DB//\"/\"\"}" |
+		postgres --single -j -D "$PGDATA" -c listen_addresses='' postgres 2>&1 >/dev/null)" || status=$?
+	# The backend reports a failed statement on stderr and may still exit 0.
+	if [ "$status" != 0 ] || [[ $output == *ERROR:* ]] || [[ $output == *FATAL:* ]]; then
+		while IFS= read -r line; do
+			case "$line" in *ERROR:* | *FATAL:*) break ;; esac
+		done <<<"$output"
+		line="${line#*ERROR:  }"
+		line="${line:-the standalone backend exited with status $status}"
+		fail "could not create the database $POSTGRES_DB: ${line#*FATAL:  }" \
+			'check POSTGRES_DB and the server options; remove the volume to start afresh'
 	fi
 }
 
@@ -243,7 +253,7 @@ run_init_files() {
 	log 'starting the init server (Unix socket only)'
 	PGUSER="${PGUSER:-$POSTGRES_USER}" pg_ctl -D "$PGDATA" -w -o "$options" start >/dev/null
 
-	if [ "$POSTGRES_DB" != 'postgres' ]; then
+	if ! database_is_made_by_initdb; then
 		# psql interpolates :"db" (a quoted identifier) in stdin, not in -c.
 		echo 'CREATE DATABASE :"db";' | docker_process_sql --dbname postgres --set db="$POSTGRES_DB" >/dev/null
 	fi
@@ -274,11 +284,10 @@ initialise() {
 	init_database_directory
 	# --auth-local=scram-sha-256 in POSTGRES_INITDB_ARGS: the socket wants a password.
 	export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
-	local files
-	mapfile -t files < <(init_files)
-	if [ "${#files[@]}" -gt 0 ]; then
-		run_init_files "${files[@]}"
-	elif [ "$POSTGRES_DB" != 'postgres' ]; then
+	find_init_files
+	if [ "${#INIT_FILES[@]}" -gt 0 ]; then
+		run_init_files "${INIT_FILES[@]}"
+	elif ! database_is_made_by_initdb; then
 		create_database_single_user
 	fi
 	unset PGPASSWORD

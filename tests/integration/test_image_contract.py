@@ -422,6 +422,23 @@ def test_en_us_utf8_locale_is_available(image, docker, test_settings) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "with_init_files", [False, True], ids=["single-user", "init-server"]
+)
+def test_postgres_db_any_name_is_created_with_or_without_init_files(
+    image, docker, host_dir, test_settings, with_init_files
+) -> None:
+    # Without init files a standalone backend creates it (no init server): both
+    # ways must quote the name alike.
+    _, ref = image
+    name = 'odd "db" name'
+    volumes = init_dir_with(host_dir, "SELECT 1;") if with_init_files else {}
+    started = docker.serve(
+        ref, database=name, environment={"POSTGRES_DB": name}, volumes=volumes
+    )
+    assert query(started, test_settings, "SELECT current_database()") == name
+
+
 # --- commands and init files -------------------------------------------------------
 
 
