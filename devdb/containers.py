@@ -1,8 +1,9 @@
 """Docker SDK: the dev container and throwaway test containers, found by name + labels.
 
 Get-or-create by name is the whole reuse story: ``ensure_dev_container`` twice gives
-one container. Every port is published on 127.0.0.1 only (Docker would otherwise
-bind 0.0.0.0 and bypass the host firewall, moby/moby#4737).
+one container. A local engine publishes every port on 127.0.0.1 only (Docker would
+otherwise bind 0.0.0.0 and bypass the host firewall, moby/moby#4737); a remote one
+on the engine host's own address, the narrowest one reachable from here.
 """
 
 from __future__ import annotations
@@ -103,6 +104,21 @@ def published_port(container: Container) -> int | None:
     return int(bindings[0]["HostPort"])
 
 
+def publish_address(settings: Settings) -> str:
+    """The engine-side address ports are published on (see the module docstring)."""
+    if settings.is_local:
+        return "127.0.0.1"
+    try:
+        # An IP literal passes through; a name becomes the address it has here.
+        return socket.gethostbyname(settings.host)
+    except OSError:
+        raise DevDbError(
+            f"the Docker engine's host '{settings.host}' does not resolve here",
+            "set DEVDB_HOST to an address of the engine's machine that this one "
+            "reaches",
+        ) from None
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -170,7 +186,9 @@ def create_dev_container(
     """Create and start the dev container on a labelled named volume."""
     import docker.errors
 
-    if settings.port and not port_is_free(settings.port):
+    # A remote engine's ports are not this machine's to probe; Docker reports a
+    # busy one when the container starts.
+    if settings.is_local and settings.port and not port_is_free(settings.port):
         raise busy_port_error(settings.port)
     config = DevContainerConfig(
         image_ref=image_ref,
@@ -195,7 +213,7 @@ def create_dev_container(
                 "POSTGRES_DB": settings.database,
             },
             labels={**common, labels.CONFIG: config.as_label()},
-            ports={POSTGRES_PORT: ("127.0.0.1", settings.port or None)},
+            ports={POSTGRES_PORT: (publish_address(settings), settings.port or None)},
             volumes={
                 settings.volume_name: {
                     "bind": volume_path_for(client, image_ref, spec),
@@ -254,8 +272,11 @@ def start_throwaway(
     user: str = "stock",
     database: str = "stock_tracker",
     init_sql_dir: str | None = None,
+    address: str = "127.0.0.1",
 ) -> Container:
-    """A disposable database for tests: random 127.0.0.1 port, tmpfs data, no fsync.
+    """A disposable database for tests: random port, tmpfs data, no fsync.
+
+    ``address``: where the port is published (``publish_address``).
 
     The caller removes it (``remove``), in a ``finally`` or a fixture teardown.
     """
@@ -287,7 +308,7 @@ def start_throwaway(
             "POSTGRES_DB": database,
         },
         labels=container_labels(spec, image_ref, image_labels, labels.ROLE_TEST),
-        ports={POSTGRES_PORT: ("127.0.0.1", None)},
+        ports={POSTGRES_PORT: (address, None)},
         tmpfs={spec.pgdata: "rw"},
         volumes=volumes,
     )
