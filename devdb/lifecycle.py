@@ -480,7 +480,7 @@ def status(settings: Settings) -> Status:
             port = containers.published_port(container) if running else None
             if port:
                 target = settings.with_port(port)
-                report.port = f"127.0.0.1:{port}"
+                report.port = f"{settings.engine_address}:{port}"
             report.url = target.safe_url()
     report.head = tuple(migrations.heads(settings))
     if not settings.url_from_environment and report.container_state != "running":

@@ -3,8 +3,9 @@
 Precedence, highest first:
 1. ``DATABASE_URL`` (the backend's own variable; an asyncpg URL is accepted);
 2. ``DEVDB_*`` environment variables (``DEVDB_IMAGE``, ``DEVDB_PORT``, ...);
-   ``DEVDB_HOST`` is where the dev database is reached: by default this machine,
-   or the engine's host when DOCKER_HOST names a remote engine (tcp://, ssh://);
+   ``DEVDB_HOST`` is where the dev database is reached: this machine, or the
+   engine's host when DOCKER_HOST names a remote engine (tcp://, ssh://), which
+   outranks ``devdb.toml`` but not ``devdb.local.toml``;
 3. ``devdb.local.toml`` (git-ignored: this machine's choices, e.g. what onboarding
    picked) over ``devdb.toml`` (committed: the project's defaults), table ``[devdb]``;
 4. the defaults below, which match ``backend/alembic.ini``.
@@ -209,6 +210,12 @@ def load_settings(
     known = {f.name: f for f in fields(Settings) if f.name not in derived}
     values: dict[str, Any] = {}
     values.update(_read_toml(project_root / "devdb.toml"))
+    # With a remote engine the dev container's port is on the engine's host, not
+    # here: that host outranks the project's committed "localhost", and this
+    # machine's file or DEVDB_HOST outrank it.
+    engine_host = docker_engine_host(environ)
+    if engine_host:
+        values["host"] = engine_host
     values.update(_read_toml(project_root / "devdb.local.toml"))
     for name in known:
         env_value = environ.get(f"DEVDB_{name.upper()}")
@@ -220,11 +227,6 @@ def load_settings(
             f"unknown setting(s): {', '.join(unknown)}",
             f"known settings are: {', '.join(sorted(known))}",
         )
-    # With a remote engine the dev container's port is on the engine's host, not
-    # here: that host is the default (DEVDB_HOST or the files override it).
-    engine_host = docker_engine_host(environ)
-    if engine_host and "host" not in values:
-        values["host"] = engine_host
     database_url = environ.get("DATABASE_URL", "").strip()
     if database_url:
         values.update(parse_database_url(database_url))

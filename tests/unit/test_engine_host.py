@@ -59,3 +59,11 @@ def test_database_url_still_wins(tmp_path) -> None:
         project_root=tmp_path,
     )
     assert settings.host == "db.example"
+
+
+def test_a_remote_engine_outranks_the_project_file_not_the_local_one(tmp_path) -> None:
+    (tmp_path / "devdb.toml").write_text('[devdb]\nhost = "localhost"\n')
+    remote = {"DOCKER_HOST": "tcp://10.0.0.5:2376"}
+    assert load_settings(remote, project_root=tmp_path).host == "10.0.0.5"
+    (tmp_path / "devdb.local.toml").write_text('[devdb]\nhost = "tunnel.local"\n')
+    assert load_settings(remote, project_root=tmp_path).host == "tunnel.local"
