@@ -57,7 +57,7 @@ class Started:
     def settings(self, base):
         return replace(
             base,
-            host="127.0.0.1",
+            host=base.engine_address,
             port=self.port,
             user=self.user,
             password=self.password,
@@ -74,6 +74,8 @@ class Docker:
         self.test_settings = test_settings
         self.containers: list = []
         self.volumes: list[str] = []
+        # Loopback for a local engine; the engine's host for a remote one.
+        self.address = containers.publish_address(test_settings)
 
     def volume(self) -> str:
         name = f"devdb-test-contract-{secrets.token_hex(4)}"
@@ -113,7 +115,7 @@ class Docker:
         container = self.create(
             image_ref,
             environment=environment,
-            ports={f"{container_port}/tcp": ("127.0.0.1", None)},
+            ports={f"{container_port}/tcp": (self.address, None)},
             **options,
         )
         container.start()
@@ -142,6 +144,7 @@ class Docker:
             password=password,
             database=database,
             timeout=self.test_settings.ready_timeout,
+            host=self.test_settings.engine_address,
         )
         return Started(container, port, user, password, database)
 
@@ -331,7 +334,7 @@ def test_file_variants_of_password_user_db_and_initdb_args(
     container = docker.create(
         ref,
         environment=environment,
-        ports={"5432/tcp": ("127.0.0.1", None)},
+        ports={"5432/tcp": (docker.address, None)},
         volumes=mount(host_dir, "/run/secrets"),
     )
     container.start()
