@@ -1,8 +1,9 @@
 """Docker SDK: the dev container and throwaway test containers, found by name + labels.
 
 Get-or-create by name is the whole reuse story: ``ensure_dev_container`` twice gives
-one container. Every port is published on 127.0.0.1 only (Docker would otherwise
-bind 0.0.0.0 and bypass the host firewall, moby/moby#4737).
+one container. A local engine publishes every port on 127.0.0.1 only (Docker would
+otherwise bind 0.0.0.0 and bypass the host firewall, moby/moby#4737); a remote one
+on the engine host's own address, the narrowest one reachable from here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from devdb import labels
 from devdb.errors import DevDbError, first_line
 from devdb.images import ImageSpec
+from devdb.settings import docker_engine_host
 
 if TYPE_CHECKING:
     import docker
@@ -52,12 +53,7 @@ def docker_client() -> docker.DockerClient:
 
 def docker_engine_is_local(environ: dict[str, str] | None = None) -> bool:
     """Whether DOCKER_HOST names this machine (a socket, or a loopback address)."""
-    host = (os.environ if environ is None else environ).get("DOCKER_HOST", "")
-    if not host or host.startswith(("unix://", "npipe://", "fd://")):
-        return True
-    match = re.match(r"^(?:tcp|http|https|ssh)://(?:[^@/]*@)?(\[[^\]]*\]|[^:/]*)", host)
-    name = (match.group(1) if match else host).strip("[]")
-    return name in ("localhost", "::1", "") or name.startswith("127.")
+    return docker_engine_host(dict(os.environ if environ is None else environ)) is None
 
 
 def short_docker_reason(error: Exception) -> str:
@@ -94,13 +90,13 @@ class DevContainerConfig:
             return None
 
 
-def loopback_port(port: int | None) -> dict[str, Any]:
-    """PostgreSQL's port published on 127.0.0.1 only; None lets Docker pick one.
+def port_binding(address: str, port: int | None) -> dict[str, Any]:
+    """PostgreSQL's port published on ``address`` only; None lets Docker pick one.
 
     Typed ``Any``: types-docker allows only ``(host, int)``, but docker-py and the
     Engine API take ``(host, None)`` for "any free port".
     """
-    return {POSTGRES_PORT: ("127.0.0.1", port)}
+    return {POSTGRES_PORT: (address, port)}
 
 
 def find_container(client: docker.DockerClient, name: str) -> Container | None:
@@ -121,6 +117,21 @@ def published_port(container: Container) -> int | None:
     if not bindings:
         return None
     return int(bindings[0]["HostPort"])
+
+
+def publish_address(settings: Settings) -> str:
+    """The engine-side address ports are published on (see the module docstring)."""
+    if settings.is_local:
+        return "127.0.0.1"
+    try:
+        # An IP literal passes through; a name becomes the address it has here.
+        return socket.gethostbyname(settings.host)
+    except OSError:
+        raise DevDbError(
+            f"the Docker engine's host '{settings.host}' does not resolve here",
+            "set DEVDB_HOST to an address of the engine's machine that this one "
+            "reaches",
+        ) from None
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -190,7 +201,9 @@ def create_dev_container(
     """Create and start the dev container on a labelled named volume."""
     import docker.errors
 
-    if settings.port and not port_is_free(settings.port):
+    # A remote engine's ports are not this machine's to probe; Docker reports a
+    # busy one when the container starts.
+    if settings.is_local and settings.port and not port_is_free(settings.port):
         raise busy_port_error(settings.port)
     config = DevContainerConfig(
         image_ref=image_ref,
@@ -215,7 +228,7 @@ def create_dev_container(
                 "POSTGRES_DB": settings.database,
             },
             labels={**common, labels.CONFIG: config.as_label()},
-            ports=loopback_port(settings.port or None),
+            ports=port_binding(publish_address(settings), settings.port or None),
             volumes={
                 settings.volume_name: {
                     "bind": volume_path_for(client, image_ref, spec),
@@ -274,8 +287,11 @@ def start_throwaway(
     user: str = "stock",
     database: str = "stock_tracker",
     init_sql_dir: str | None = None,
+    address: str = "127.0.0.1",
 ) -> Container:
-    """A disposable database for tests: random 127.0.0.1 port, tmpfs data, no fsync.
+    """A disposable database for tests: random port, tmpfs data, no fsync.
+
+    ``address``: where the port is published (``publish_address``).
 
     The caller removes it (``remove``), in a ``finally`` or a fixture teardown.
     """
@@ -307,7 +323,7 @@ def start_throwaway(
             "POSTGRES_DB": database,
         },
         labels=container_labels(spec, image_ref, image_labels, labels.ROLE_TEST),
-        ports=loopback_port(None),
+        ports=port_binding(address, None),
         tmpfs={spec.pgdata: "rw"},
         volumes=volumes,
     )

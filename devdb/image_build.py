@@ -45,6 +45,16 @@ PRUNED_PATHS = (
     "var/lib/postgresql",  # the package's own cluster; the entrypoint makes ours
     "etc/postgresql",
 )
+# What the entrypoint needs beyond the server, as in the official image: xz and zstd
+# for *.sql.xz / *.sql.zst init files, nss_wrapper so `--user <any uid>` can run
+# initdb (it refuses a uid without a passwd entry), and `locales` for the sources
+# of the one locale generated at build time (LOCALES); its sources are pruned after.
+RUNTIME_PACKAGES = ("xz-utils", "zstd", "libnss-wrapper", "locales")
+# The official images offer en_US.UTF-8 (`LANG=en_US.utf8 initdb` must work).
+LOCALES = (("en_US", "UTF-8"),)
+# The official images' postgres user and group: a volume one of them initialised
+# is owned by 999, and must stay usable when a machine switches image source.
+POSTGRES_UID = POSTGRES_GID = 999
 PRUNED_GLOBS = (
     "usr/lib/*/libLLVM*",
     "usr/lib/*/libz3*",
@@ -125,7 +135,7 @@ def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) 
         command = [
             debootstrap,
             "--variant=minbase",
-            f"--include={','.join(spec.packages)}",
+            f"--include={','.join((*spec.packages, *RUNTIME_PACKAGES))}",
             spec.suite,
             str(rootfs),
             mirror,
@@ -135,6 +145,8 @@ def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) 
         ) as update:
             debootstrap_with_one_retry(command, rootfs, update, spec.suite)
         versions = dpkg_versions((rootfs / "var/lib/dpkg/status").read_text())
+        generate_locales(rootfs)
+        renumber_postgres_user(rootfs)
         prune_rootfs(rootfs)
         (rootfs / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
         with progress(f"Building image {spec.offline}") as update:
@@ -172,6 +184,92 @@ def debootstrap_with_one_retry(
         update(f"debootstrap failed ({first.message.splitlines()[0]}); retrying once")
         shutil.rmtree(rootfs, ignore_errors=True)
         run_streaming(command, update, what=f"debootstrap {suite}")
+
+
+def generate_locales(rootfs: Path) -> None:
+    """Compile LOCALES into the root filesystem's locale archive.
+
+    Before pruning: localedef reads /usr/share/i18n, which the image does not keep.
+    """
+    for name, charmap in LOCALES:
+        result = subprocess.run(
+            [
+                "chroot",
+                str(rootfs),
+                "localedef",
+                "--inputfile",
+                name,
+                "--charmap",
+                charmap,
+                # -c: write the locale despite warnings (sid's en_US has some);
+                # localedef then exits 1, and only 4 means it wrote nothing.
+                "-c",
+                "--alias-file",
+                "/usr/share/locale/locale.alias",
+                f"{name}.{charmap}",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode not in (0, 1):
+            raise DevDbError(
+                f"localedef could not generate {name}.{charmap} "
+                f"(exit {result.returncode}): {first_line(result.stderr)}",
+                "check that the build's package list still has `locales`",
+            )
+
+
+def renumber_postgres_user(rootfs: Path) -> None:
+    """Give the postgres user and group id 999, as the official images do.
+
+    Debian's package picks the next free system id (100 or so). Whatever already
+    holds 999 (sid gives it to lpadmin) swaps ids with postgres, and every file
+    follows its owner, so the image stays consistent.
+    """
+    passwd, group = rootfs / "etc/passwd", rootfs / "etc/group"
+    uids = _swap_id(passwd, "postgres", POSTGRES_UID)
+    gids = _swap_id(group, "postgres", POSTGRES_GID)
+    # A user's primary group is the fourth field of its passwd line.
+    lines = passwd.read_text().splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        parts = line.split(":")
+        if len(parts) > 3 and parts[3].isdigit() and int(parts[3]) in gids:
+            parts[3] = str(gids[int(parts[3])])
+            lines[index] = ":".join(parts)
+    passwd.write_text("".join(lines))
+    if not uids and not gids:
+        return
+    # os.walk never follows symlinks: an absolute link must not lead to the host.
+    for directory, subdirectories, files in os.walk(rootfs):
+        for name in [".", *subdirectories, *files]:
+            path = os.path.join(directory, name)
+            status = os.lstat(path)
+            if status.st_uid in uids or status.st_gid in gids:
+                os.lchown(
+                    path, uids.get(status.st_uid, -1), gids.get(status.st_gid, -1)
+                )
+
+
+def _swap_id(table: Path, name: str, new_id: int) -> dict[int, int]:
+    """Give ``name`` ``new_id`` in a passwd/group file, and its old id to whoever
+    held ``new_id``; return the mapping of ids that changed (empty: none)."""
+    lines = table.read_text().splitlines(keepends=True)
+    rows = [line.split(":") for line in lines]
+    old_id = next((int(row[2]) for row in rows if row[0] == name), None)
+    if old_id is None:
+        raise DevDbError(
+            f"no '{name}' entry in the root filesystem's {table.name}",
+            "the PostgreSQL package creates it: check the build's package list",
+        )
+    if old_id == new_id:
+        return {}
+    for row in rows:
+        if row[0] == name:
+            row[2] = str(new_id)
+        elif len(row) > 2 and row[2] == str(new_id):
+            row[2] = str(old_id)
+    table.write_text("".join(":".join(row) for row in rows))
+    return {old_id: new_id, new_id: old_id}
 
 
 def prune_rootfs(rootfs: Path) -> None:

@@ -110,6 +110,7 @@ def up(
         password=settings.password,
         database=settings.database,
         timeout=settings.ready_timeout,
+        host=settings.engine_address,
     )
     applied: tuple[str, ...] = ()
     target = settings.with_port(port)

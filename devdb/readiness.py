@@ -71,8 +71,12 @@ def wait_until_ready(
     password: str,
     database: str,
     timeout: float,
+    host: str = "127.0.0.1",
 ) -> float:
-    """Block until the server in ``container`` answers on 127.0.0.1:``port``.
+    """Block until the server in ``container`` answers on ``host``:``port``.
+
+    ``host`` is where the engine publishes: loopback for a local engine, the
+    engine's host for a remote one (``Settings.engine_address``).
 
     Returns the seconds waited. Raises DevDbError with the container's last log
     lines when it exits, refuses us for good, or stays silent past ``timeout``.
@@ -82,7 +86,7 @@ def wait_until_ready(
     next_container_check = started
     reason = "no answer yet"
     while True:
-        reason = try_query("127.0.0.1", port, user, password, database) or ""
+        reason = try_query(host, port, user, password, database) or ""
         if not reason:
             return time.monotonic() - started
         if not any(marker in reason for marker in TRANSIENT):
@@ -102,7 +106,7 @@ def wait_until_ready(
         if now >= deadline:
             raise DevDbError(
                 f"the database in {container.name} did not answer a query on "
-                f"127.0.0.1:{port} within {timeout:g} s ({first_reason_line(reason)}); "
+                f"{host}:{port} within {timeout:g} s ({first_reason_line(reason)}); "
                 "its last log lines:\n" + last_log_lines(container),
                 "wait and retry `invoke db.up`, raise DEVDB_READY_TIMEOUT, or read "
                 "`invoke db.logs`",

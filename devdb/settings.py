@@ -3,6 +3,9 @@
 Precedence, highest first:
 1. ``DATABASE_URL`` (the backend's own variable; an asyncpg URL is accepted);
 2. ``DEVDB_*`` environment variables (``DEVDB_IMAGE``, ``DEVDB_PORT``, ...);
+   ``DEVDB_HOST`` is where the dev database is reached: this machine, or the
+   engine's host when DOCKER_HOST names a remote engine (tcp://, ssh://), which
+   outranks ``devdb.toml`` but not ``devdb.local.toml``;
 3. ``devdb.local.toml`` (git-ignored: this machine's choices, e.g. what onboarding
    picked) over ``devdb.toml`` (committed: the project's defaults), table ``[devdb]``;
 4. the defaults below, which match ``backend/alembic.ini``.
@@ -14,6 +17,7 @@ settings too, and none of them should need invoke (or a YAML parser) to do so.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -67,7 +71,7 @@ class Settings:
 
     @property
     def migrations_sum_file(self) -> Path:
-        """Checksums of released revisions (see devdb/schema.py)."""
+        """Checksums of released revisions (see devdb/checksums.py)."""
         return self.project_root / "db" / "alembic.sum"
 
     @property
@@ -81,6 +85,15 @@ class Settings:
     @property
     def is_local(self) -> bool:
         return self.host in LOCAL_HOSTS or self.host.startswith("127.")
+
+    @property
+    def engine_address(self) -> str:
+        """Where a port the Docker engine publishes is reached from here.
+
+        A local engine publishes on IPv4 loopback (never 0.0.0.0), which
+        "localhost" may not resolve to first; a remote one on its own host.
+        """
+        return "127.0.0.1" if self.is_local else self.host
 
     def url(self, database: str | None = None) -> URL:
         """The SQLAlchemy URL (psycopg2 driver) of the database, or of another one."""
@@ -150,6 +163,24 @@ def parse_database_url(raw: str) -> dict[str, Any]:
     }
 
 
+def docker_engine_host(environ: dict[str, str]) -> str | None:
+    """The host of a remote Docker engine DOCKER_HOST names, else None.
+
+    tcp://, ssh:// and http(s):// name a machine (user@ and :port stripped); a
+    Unix socket, a named pipe or a loopback address is this machine.
+    """
+    docker_host = environ.get("DOCKER_HOST", "").strip()
+    match = re.match(
+        r"^(?:tcp|ssh|http|https)://(?:[^@/]*@)?(\[[^\]]*\]|[^:/]*)", docker_host
+    )
+    if not match:
+        return None
+    host = match.group(1).strip("[]")
+    if host in LOCAL_HOSTS or host.startswith("127."):
+        return None
+    return host
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
@@ -182,6 +213,12 @@ def load_settings(
     known = {f.name: f for f in fields(Settings) if f.name not in derived}
     values: dict[str, Any] = {}
     values.update(_read_toml(project_root / "devdb.toml"))
+    # With a remote engine the dev container's port is on the engine's host, not
+    # here: that host outranks the project's committed "localhost", and this
+    # machine's file or DEVDB_HOST outrank it.
+    engine_host = docker_engine_host(environ)
+    if engine_host:
+        values["host"] = engine_host
     values.update(_read_toml(project_root / "devdb.local.toml"))
     for name in known:
         env_value = environ.get(f"DEVDB_{name.upper()}")

@@ -78,7 +78,7 @@ def status(settings: Settings) -> Status:
             port = containers.published_port(container) if running else None
             if port:
                 target = settings.with_port(port)
-                report.port = f"127.0.0.1:{port}"
+                report.port = f"{settings.engine_address}:{port}"
             report.url = target.safe_url()
     report.head = tuple(revisions.heads(settings.script_location))
     if not settings.exact_target and report.container_state != "running":

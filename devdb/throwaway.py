@@ -1,6 +1,6 @@
 """Throwaway databases: one real container per test, matrix cell or benchmark.
 
-Random 127.0.0.1 port, tmpfs data, no fsync, labelled role=test, and removed on the
+Random port (on 127.0.0.1 with a local engine), tmpfs data, no fsync, labelled role=test, and removed on the
 way out even when the body fails.
 """
 
@@ -56,13 +56,14 @@ def throwaway_database(
         user=base.user,
         database=base.database,
         init_sql_dir=init_sql_dir,
+        address=containers.publish_address(base),
     )
     try:
         port = containers.published_port(container)
         assert port is not None, "a throwaway container always publishes 5432"
         target = replace(
             base,
-            host="127.0.0.1",
+            host=base.engine_address,
             port=port,
             password=password,
             exact_target=True,
@@ -74,6 +75,7 @@ def throwaway_database(
             password=password,
             database=target.database,
             timeout=target.ready_timeout,
+            host=target.host,
         )
         yield ThrowawayDatabase(container, spec, image_ref, target, waited)
     finally:

@@ -1,29 +1,137 @@
 #!/bin/bash
-# The official postgres / timescaledb image contract, for the offline-built images:
-#   POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, POSTGRES_INITDB_ARGS,
-#   POSTGRES_HOST_AUTH_METHOD and PGDATA; /docker-entrypoint-initdb.d/*.sh|*.sql|*.sql.gz
-#   run once, on an empty data directory, by a server listening on the Unix socket
-#   only; then the real server starts and listens on TCP. TimescaleDB is preloaded
-#   (when installed) and its telemetry is off.
-set -Eeuo pipefail
+# The entrypoint of the offline-built images. It keeps the documented contract of the
+# official postgres / timescaledb images, so a user (or a volume) can move between
+# them:
+#   - POSTGRES_PASSWORD, POSTGRES_USER, POSTGRES_DB, POSTGRES_INITDB_ARGS, each also
+#     as <NAME>_FILE (Docker secrets); POSTGRES_INITDB_WALDIR;
+#     POSTGRES_HOST_AUTH_METHOD; PGDATA; PGPORT;
+#   - /docker-entrypoint-initdb.d/*.sh (run when executable, else sourced), *.sql,
+#     *.sql.gz, *.sql.xz, *.sql.zst: once, on an empty data directory, through a
+#     server that listens on the Unix socket only;
+#   - started as root it makes sure postgres (uid 999) owns what it must, then drops
+#     root; started with `--user <any uid>` it runs as that uid (nss_wrapper gives
+#     initdb a user name);
+#   - `postgres --help/--version/--describe-config` and any other command run as
+#     they are, without initialising anything;
+#   - PostgreSQL 18+: data in /var/lib/postgresql/<major>/docker, and a refusal of
+#     a volume at the old /var/lib/postgresql/data path;
+#   - called as docker-ensure-initdb.sh: initialise if needed, then exit (an init
+#     container); as docker-enforce-initdb.sh: the same, but an existing database
+#     is an error.
+# TimescaleDB is preloaded (when installed) and its telemetry is off.
+#
+# No `set -u`: init scripts that are sourced run inside this shell, and the official
+# image sources them without it; a script written for that one must work here.
+set -Eeo pipefail
 
-log() { printf '%s [entrypoint] %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')" "$*"; }
+log() { printf '%(%Y-%m-%d %H:%M:%S UTC)T [entrypoint] %s\n' -1 "$*"; }
+fail() {
+	log "ERROR: $1" >&2
+	log "TIP: $2" >&2
+	exit 1
+}
+export TZ="${TZ:-UTC}"
 
-# `docker run IMAGE -c fsync=off` means "postgres -c fsync=off", as in the official image.
-if [ "${1:0:1}" = '-' ]; then
-	set -- postgres "$@"
-fi
+# Parameter expansions, not basename/id/subshells: each fork is a cold start's cost.
+self="${0##*/}"
+case "$self" in
+	docker-ensure-initdb.sh | docker-enforce-initdb.sh)
+		# An init container: the arguments are the server's, "postgres" optional.
+		if [ "${1:-}" != 'postgres' ]; then set -- postgres "$@"; fi
+		;;
+	*)
+		# `docker run IMAGE -c fsync=off` means "postgres -c fsync=off".
+		if [ "${1:0:1}" = '-' ]; then set -- postgres "$@"; fi
+		;;
+esac
 
-if [ "$1" != 'postgres' ]; then
+wants_no_server() {
+	# These options print and exit; they need no data directory (and work as root).
+	local arg
+	for arg; do
+		case "$arg" in
+			-'?' | --help | --describe-config | -V | --version) return 0 ;;
+		esac
+	done
+	return 1
+}
+
+if [ "$1" != 'postgres' ] || wants_no_server "$@"; then
 	exec "$@"
 fi
 
-if [ "$(id -u)" = '0' ]; then
-	# A fresh volume or tmpfs belongs to root: hand it to postgres, then drop root.
-	mkdir -p "$PGDATA" /var/run/postgresql
-	chown postgres:postgres "$PGDATA" /var/run/postgresql
-	chmod 700 "$PGDATA"
-	exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+# <NAME> from the environment, or read from the file <NAME>_FILE names (a Docker
+# secret); both at once is ambiguous and refused, as in the official image.
+file_env() {
+	local name="$1" file_name="${1}_FILE" default="${2:-}"
+	if [ -n "${!name:-}" ] && [ -n "${!file_name:-}" ]; then
+		fail "both $name and $file_name are set; they are exclusive" \
+			"keep one of them: $file_name for a secret file, $name for a value"
+	fi
+	local value="$default"
+	if [ -n "${!name:-}" ]; then
+		value="${!name}"
+	elif [ -n "${!file_name:-}" ]; then
+		[ -r "${!file_name}" ] || fail "$file_name names ${!file_name}, which cannot be read" \
+			"mount the secret file there (readable by the container's user)"
+		value="$(<"${!file_name}")"
+	fi
+	export "$name"="$value"
+	unset "$file_name"
+}
+
+file_env POSTGRES_PASSWORD
+file_env POSTGRES_USER postgres
+file_env POSTGRES_DB "$POSTGRES_USER"
+file_env POSTGRES_INITDB_ARGS
+export PGPORT="${PGPORT:-5432}"
+
+database_exists() { [ -s "$PGDATA/PG_VERSION" ]; }
+
+refuse_old_layout() {
+	# PostgreSQL 18 images keep the cluster in a version directory under a volume at
+	# /var/lib/postgresql (docker-library/postgres#1259). A volume still mounted at
+	# the old path would otherwise be ignored while the data went to an anonymous
+	# volume: refuse instead, whether it holds a cluster or not.
+	local old=/var/lib/postgresql/data
+	[ "${PG_MAJOR:-0}" -ge 18 ] || return 0
+	database_exists && return 0
+	case "$PGDATA/" in "$old"/*) return 0 ;; esac
+	if [ -s "$old/PG_VERSION" ]; then
+		fail "$old holds a PostgreSQL $(<"$old/PG_VERSION") cluster in the layout before 18; this image uses $PGDATA under a volume at /var/lib/postgresql" \
+			"mount the volume at /var/lib/postgresql instead (upgrade old data with pg_upgrade first), or keep this one with -e PGDATA=$old"
+	fi
+	if grep -qs " $old " /proc/self/mountinfo; then
+		fail "a volume is mounted at $old, the layout before 18; this image keeps its data in $PGDATA, so the volume would be ignored" \
+			"mount the volume at /var/lib/postgresql instead (docker-compose: POSTGRES_DATA_MOUNT=/var/lib/postgresql), or set -e PGDATA=$old"
+	fi
+}
+
+create_directories() {
+	# Failures are tolerated where the official image tolerates them: with --user,
+	# an image-made directory may not be ours to chmod, and is fine as it is.
+	mkdir -p "$PGDATA"
+	chmod 700 "$PGDATA" 2>/dev/null || :
+	mkdir -p /var/run/postgresql 2>/dev/null || :
+	chmod 3777 /var/run/postgresql 2>/dev/null || :
+	if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then
+		mkdir -p "$POSTGRES_INITDB_WALDIR"
+		if [ "$EUID" = "$(id -u postgres)" ]; then chmod 700 "$POSTGRES_INITDB_WALDIR"; fi
+	fi
+	if [ "$EUID" = 0 ]; then
+		# Only what postgres does not own yet: a volume an official image (uid 999)
+		# or an older build made is handed over; an owned data directory costs one
+		# walk and no writes.
+		local dirs=("$PGDATA" /var/run/postgresql)
+		if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then dirs+=("$POSTGRES_INITDB_WALDIR"); fi
+		find "${dirs[@]}" \! -user postgres -exec chown postgres '{}' +
+	fi
+}
+
+refuse_old_layout
+create_directories
+if [ "$EUID" = 0 ]; then
+	exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 fi
 
 shift # "postgres"; what is left are the server's own options
@@ -32,25 +140,67 @@ timescaledb_installed() {
 	[ -e "/usr/share/postgresql/$PG_MAJOR/extension/timescaledb.control" ]
 }
 
-init_database_directory() {
-	if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "${POSTGRES_HOST_AUTH_METHOD:-}" != 'trust' ]; then
-		log 'ERROR: the database is uninitialized and POSTGRES_PASSWORD is not set.'
-		log 'TIP: pass -e POSTGRES_PASSWORD=... (or POSTGRES_HOST_AUTH_METHOD=trust for a throwaway database).'
-		exit 1
+# The init files the official image runs, in name order, into INIT_FILES.
+find_init_files() {
+	INIT_FILES=()
+	local f
+	for f in /docker-entrypoint-initdb.d/*; do
+		case "$f" in
+			*.sh | *.sql | *.sql.gz | *.sql.xz | *.sql.zst) INIT_FILES+=("$f") ;;
+			*) if [ -e "$f" ]; then log "ignoring $f"; fi ;;
+		esac
+	done
+}
+
+check_minimum_env() {
+	if [ -z "$POSTGRES_PASSWORD" ] && [ "${POSTGRES_HOST_AUTH_METHOD:-}" != 'trust' ]; then
+		fail 'the database is uninitialized and POSTGRES_PASSWORD is not set' \
+			'pass -e POSTGRES_PASSWORD=... (or POSTGRES_PASSWORD_FILE, or POSTGRES_HOST_AUTH_METHOD=trust for a throwaway database)'
 	fi
-	local user="${POSTGRES_USER:-postgres}"
-	log "initialising $PGDATA for user $user"
-	# The password goes through a pipe, never through argv.
-	# shellcheck disable=SC2086
-	initdb --username="$user" --pwfile=<(printf '%s\n' "${POSTGRES_PASSWORD:-}") \
-		${POSTGRES_INITDB_ARGS:-} >/dev/null
+	# Unreadable init files would only show up after initdb: say it now.
+	ls /docker-entrypoint-initdb.d/ >/dev/null
+}
+
+with_user_name() {
+	# initdb refuses to run as a uid without a passwd entry (`--user 1234`):
+	# nss_wrapper lends it one for that command only.
+	if getent passwd "$EUID" >/dev/null; then
+		"$@"
+		return
+	fi
+	local passwd group
+	passwd="$(mktemp)" group="$(mktemp)"
+	printf 'postgres:x:%s:%s:PostgreSQL:%s:/bin/false\n' "$EUID" "$(id -g)" "$PGDATA" >"$passwd"
+	printf 'postgres:x:%s:\n' "$(id -g)" >"$group"
+	LD_PRELOAD=libnss_wrapper.so NSS_WRAPPER_PASSWD="$passwd" NSS_WRAPPER_GROUP="$group" "$@"
+	rm -f "$passwd" "$group"
+}
+
+init_database_directory() {
+	local args=()
+	# The official image lets POSTGRES_INITDB_ARGS carry shell quoting
+	# (--locale-provider=icu --icu-locale='en-US'): split it as the shell would.
+	eval "args=($POSTGRES_INITDB_ARGS)"
+	if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then args+=(--waldir "$POSTGRES_INITDB_WALDIR"); fi
+	log "initialising $PGDATA for user $POSTGRES_USER"
+	local initdb=(with_user_name initdb --username="$POSTGRES_USER" --no-instructions)
+	if [ -n "$POSTGRES_PASSWORD" ]; then
+		# Through a pipe, never through argv. The pipe lives as long as the command
+		# it is written in, so it cannot be kept in an array.
+		"${initdb[@]}" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") "${args[@]}" >/dev/null
+	else
+		"${initdb[@]}" "${args[@]}" >/dev/null
+	fi
 
 	local auth="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
+	if [ "$auth" = 'trust' ]; then
+		log 'WARNING: POSTGRES_HOST_AUTH_METHOD=trust: anyone who reaches the port connects without a password'
+	fi
 	printf '\nhost all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
 	{
 		printf "\n# Added by the stock-tracker offline image entrypoint\n"
 		printf "listen_addresses = '*'\n"
-		# The offline image ships no LLVM: say so instead of failing to load it.
+		# The offline image ships no LLVM: say so instead of trying to load it.
 		printf "jit = off\n"
 		if timescaledb_installed; then
 			printf "shared_preload_libraries = 'timescaledb'\n"
@@ -59,36 +209,102 @@ init_database_directory() {
 	} >>"$PGDATA/postgresql.conf"
 }
 
-run_init_scripts() {
-	local user="${POSTGRES_USER:-postgres}"
-	local db="${POSTGRES_DB:-$user}"
+# psql on the init server's socket, as the official image's helper of the same name
+# (sourced init scripts may call it).
+docker_process_sql() {
+	local runner=(psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc)
+	if [ -n "$POSTGRES_DB" ]; then runner+=(--dbname "$POSTGRES_DB"); fi
+	PGHOST='' PGHOSTADDR='' "${runner[@]}" "$@"
+}
+
+# initdb makes these; the official image creates POSTGRES_DB only when it is missing.
+database_is_made_by_initdb() {
+	case "$POSTGRES_DB" in postgres | template0 | template1) return 0 ;; esac
+	return 1
+}
+
+create_database_single_user() {
+	# No init files: a standalone backend creates the database without a server
+	# start, a wait and a stop (about half a second of a cold start).
+	log "creating database $POSTGRES_DB (no init files: no init server)"
+	local output line status=0
+	# A double-quoted identifier, embedded quotes doubled; -j: a statement ends at
+	# a semicolon and an empty line, so any name fits on one.
+	output="$(printf 'CREATE DATABASE "%s";\n\n' "${POSTGRES_DB//\"/\"\"}" |
+		postgres --single -j -D "$PGDATA" -c listen_addresses='' postgres 2>&1 >/dev/null)" || status=$?
+	# The backend reports a failed statement on stderr and may still exit 0.
+	if [ "$status" != 0 ] || [[ $output == *ERROR:* ]] || [[ $output == *FATAL:* ]]; then
+		while IFS= read -r line; do
+			case "$line" in *ERROR:* | *FATAL:*) break ;; esac
+		done <<<"$output"
+		line="${line#*ERROR:  }"
+		line="${line:-the standalone backend exited with status $status}"
+		fail "could not create the database $POSTGRES_DB: ${line#*FATAL:  }" \
+			'check POSTGRES_DB and the server options; remove the volume to start afresh'
+	fi
+}
+
+run_init_files() {
 	# The init server listens on the Unix socket only: nobody on TCP can mistake it
-	# for the real server.
-	pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -p 5432 $*" start >/dev/null
-	local psql=(psql -v ON_ERROR_STOP=1 --no-password --no-psqlrc --username "$user")
-	if [ "$db" != 'postgres' ]; then
-		# Through stdin: psql interpolates :"db" (quoted identifier) there, not in -c.
-		echo 'CREATE DATABASE :"db";' |
-			"${psql[@]}" --dbname postgres --set db="$db" >/dev/null
+	# for the real server. Server options pass through with their quoting intact
+	# (pg_ctl hands -o to a shell): -c log_line_prefix='%m [%p] ' stays one value.
+	local options
+	options="$(printf '%q ' "${SERVER_ARGS[@]}" -c listen_addresses='' -p "$PGPORT")"
+	log 'starting the init server (Unix socket only)'
+	PGUSER="${PGUSER:-$POSTGRES_USER}" pg_ctl -D "$PGDATA" -w -o "$options" start >/dev/null
+
+	if ! database_is_made_by_initdb; then
+		# psql interpolates :"db" (a quoted identifier) in stdin, not in -c.
+		echo 'CREATE DATABASE :"db";' | docker_process_sql --dbname postgres --set db="$POSTGRES_DB" >/dev/null
 	fi
 	local f
-	for f in /docker-entrypoint-initdb.d/*; do
+	for f; do
 		case "$f" in
 			*.sh)
-				if [ -x "$f" ]; then log "running $f"; "$f"
-				else log "sourcing $f"; . "$f"; fi ;;
-			*.sql) log "running $f"; "${psql[@]}" --dbname "$db" -f "$f" >/dev/null ;;
-			*.sql.gz) log "running $f"; gunzip -c "$f" | "${psql[@]}" --dbname "$db" >/dev/null ;;
-			*) [ -e "$f" ] && log "ignoring $f" ;;
+				if [ -x "$f" ]; then
+					log "running $f"
+					"$f"
+				else
+					log "sourcing $f"
+					# shellcheck disable=SC1090
+					. "$f"
+				fi
+				;;
+			*.sql) log "running $f" && docker_process_sql -f "$f" >/dev/null ;;
+			*.sql.gz) log "running $f" && gunzip -c "$f" | docker_process_sql >/dev/null ;;
+			*.sql.xz) log "running $f" && xz -dc "$f" | docker_process_sql >/dev/null ;;
+			*.sql.zst) log "running $f" && zstd -dc "$f" | docker_process_sql >/dev/null ;;
 		esac
 	done
 	pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
-	log 'init complete; starting the server'
 }
 
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
+initialise() {
+	check_minimum_env
 	init_database_directory
-	run_init_scripts "$@"
+	# --auth-local=scram-sha-256 in POSTGRES_INITDB_ARGS: the socket wants a password.
+	export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
+	find_init_files
+	if [ "${#INIT_FILES[@]}" -gt 0 ]; then
+		run_init_files "${INIT_FILES[@]}"
+	elif ! database_is_made_by_initdb; then
+		create_database_single_user
+	fi
+	unset PGPASSWORD
+	log 'init complete; ready for start up'
+}
+
+SERVER_ARGS=("$@")
+if database_exists; then
+	if [ "$self" = docker-enforce-initdb.sh ]; then
+		fail "$PGDATA already holds a database" 'docker-enforce-initdb.sh expects an empty data directory; use docker-ensure-initdb.sh to accept one'
+	fi
+	[ "$self" = docker-entrypoint.sh ] || log "$self: database already initialised in $PGDATA"
+else
+	initialise
 fi
 
+case "$self" in
+	docker-ensure-initdb.sh | docker-enforce-initdb.sh) exit 0 ;;
+esac
 exec postgres "$@"
