@@ -47,6 +47,10 @@ class Settings:
     ready_timeout: float = 60.0
     migration_lock_wait: float = 60.0
     debian_mirror: str = "http://deb.debian.org/debian"
+    # Where TimescaleDB source archives (with tsl/) come from for the full builds: a
+    # folder (relative to the project root) or upstream's tag archive URL; see
+    # devdb/timescaledb_sources.py. Empty: rows built from source cannot be built.
+    timescaledb_sources: str = ""
     project_root: Path = PROJECT_ROOT
 
     @property
@@ -74,6 +78,18 @@ class Settings:
     @property
     def init_sql_dir(self) -> Path:
         return self.project_root / "db" / "migrations"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Git-ignored build cache: root filesystems, compiled TimescaleDB, downloads."""
+        return self.project_root / ".cache" / "devdb"
+
+    def timescaledb_sources_location(self) -> str:
+        """The sources setting with a relative folder made relative to the project."""
+        value = self.timescaledb_sources.strip()
+        if not value or "://" in value or Path(value).expanduser().is_absolute():
+            return value
+        return str((self.project_root / value).resolve())
 
     @property
     def is_local(self) -> bool:
