@@ -254,9 +254,12 @@ def start_throwaway(
     user: str = "stock",
     database: str = "stock_tracker",
     init_sql_dir: str | None = None,
+    background_workers: bool = False,
 ) -> Container:
     """A disposable database for tests: random 127.0.0.1 port, tmpfs data, no fsync.
 
+    TimescaleDB's background workers are off unless ``background_workers`` (a test
+    of scheduled jobs needs them; they block CREATE DATABASE ... TEMPLATE).
     The caller removes it (``remove``), in a ``finally`` or a fixture teardown.
     """
     image_labels = client.images.get(image_ref).labels or {}
@@ -275,8 +278,11 @@ def start_throwaway(
             "synchronous_commit=off",
             "-c",
             "full_page_writes=off",
-            "-c",
-            "timescaledb.max_background_workers=0",
+            *(
+                ()
+                if background_workers
+                else ("-c", "timescaledb.max_background_workers=0")
+            ),
         ]
         if spec.timescaledb
         else ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off"],

@@ -85,11 +85,11 @@ class ImageSpec:
         # tsl/ proves what only the full TimescaleDB does; apache/ that asking an
         # Apache-only build for it fails in one clear line naming the licence.
         by_licence = "tsl" if self.licence == "timescale" else "apache"
-        return (
-            ("timescaledb", by_licence, "reference")
-            if self.reference
-            else ("timescaledb", by_licence)
-        )
+        dirs = ("timescaledb", by_licence)
+        if len(self.source_versions) > 1:
+            # It carries an older version: a volume made by that one moves to it.
+            dirs = (*dirs, "extension_update")
+        return (*dirs, "reference") if self.reference else dirs
 
 
 def _from_source(

@@ -38,6 +38,7 @@ def throwaway_database(
     client: docker.DockerClient | None = None,
     settings: Settings | None = None,
     init_sql_dir: str | None = None,
+    background_workers: bool = False,
 ) -> Iterator[ThrowawayDatabase]:
     """Start a disposable database from ``spec``'s image; remove it afterwards.
 
@@ -56,6 +57,7 @@ def throwaway_database(
         user=base.user,
         database=base.database,
         init_sql_dir=init_sql_dir,
+        background_workers=background_workers,
     )
     try:
         port = containers.published_port(container)

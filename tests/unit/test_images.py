@@ -112,6 +112,7 @@ def test_each_licence_gets_its_own_proofs() -> None:
     dirs = {spec.id: spec.matrix_test_dirs for spec in images.IMAGES}
     assert dirs["pg17-ts2.19"] == ("timescaledb", "tsl", "reference")
     assert dirs["pg18-ts2.29"] == ("timescaledb", "tsl")
+    assert dirs["pg17-ts2.29"] == ("timescaledb", "tsl", "extension_update")
     assert dirs["pg18-ts2"] == ("timescaledb", "apache")
     assert dirs["pg15-plain"] == ("plain",)
 
