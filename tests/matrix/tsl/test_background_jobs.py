@@ -78,11 +78,12 @@ def test_scheduled_policies_end_as_success(with_workers: ThrowawayDatabase) -> N
         deadline = time.monotonic() + JOBS_DEADLINE_SECONDS
         # Bounded wait for the scheduler's first run of each job; a failure ends it.
         while time.monotonic() < deadline:
+            # 2.29 lists a job before its first run, with NULL counts.
             stats = {
                 row.job_id: (
                     row.last_run_status,
-                    row.total_successes,
-                    row.total_failures,
+                    row.total_successes or 0,
+                    row.total_failures or 0,
                 )
                 for row in autocommit.execute(JOB_STATS, {"ids": ids})
             }
