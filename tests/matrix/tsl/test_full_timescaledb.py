@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from devdb import labels, migrations
+from devdb.containers import exec_in
 from devdb.migrations import connect
 
 
@@ -85,3 +86,12 @@ def test_a_revision_using_compression_migrates_up_and_down(
     assert migrations.current(settings) == ("tsl_compress_ticks_9f2c",)
     migrations.downgrade(settings, "001", script_location=compression_revision)
     assert migrations.current(settings) == ("001",)
+
+
+def test_the_runtime_image_has_no_compiler(cell) -> None:
+    code, out, _ = exec_in(
+        cell.container,
+        ["sh", "-c", "for tool in gcc cc make cmake; do command -v $tool; done"],
+    )
+    assert out.strip() == "", f"build tools in the runtime image: {out}"
+    assert code != 0
