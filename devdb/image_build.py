@@ -9,6 +9,7 @@ carry their own name, never the official one, and labels with their real version
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -16,12 +17,13 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devdb import labels
-from devdb.console import progress
+from devdb.console import note, progress
 from devdb.errors import DevDbError, first_line
 from devdb.images import OFFLINE_REPOSITORY, ImageSpec
 from devdb.settings import PROJECT_ROOT, Settings, load_settings
@@ -188,7 +190,8 @@ def build_offline(
     ]
     debootstrap = require_build_tools()
     cache = settings.cache_dir
-    rootfs_tar, versions = cached_rootfs(
+    runtime = functools.partial(
+        cached_rootfs,
         debootstrap,
         cache,
         role="runtime",
@@ -197,10 +200,16 @@ def build_offline(
         mirror=mirror,
         pruned_globs=PRUNED_GLOBS,
     )
-    compiled = [
-        compiled_timescaledb(client, spec, archive, cache, debootstrap, mirror)
-        for archive in archives
-    ]
+    # The runtime root filesystem is made while TimescaleDB compiles: both are
+    # mostly one core's work (dpkg, then gcc's links and the slowest files), and
+    # together they are most of a build from nothing.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        runtime_made = pool.submit(runtime, quiet=bool(archives))
+        compiled = [
+            compiled_timescaledb(client, spec, archive, cache, debootstrap, mirror)
+            for archive in archives
+        ]
+        rootfs_tar, versions = runtime_made.result()
     with tempfile.TemporaryDirectory(
         prefix=f"devdb-{spec.id}-", dir="/var/tmp"
     ) as work:
@@ -234,6 +243,7 @@ def cached_rootfs(
     packages: tuple[str, ...],
     mirror: str,
     pruned_globs: tuple[str, ...],
+    quiet: bool = False,
 ) -> tuple[Path, dict[str, str]]:
     """A pruned root filesystem as a tarball, and its package versions.
 
@@ -246,9 +256,9 @@ def cached_rootfs(
     if target.is_file() and status_file.is_file():
         return target, dpkg_versions(status_file.read_text())
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Downloaded .debs are kept per suite: the builder and runtime root filesystems
-    # share most of them, and a second debootstrap then needs no network.
-    debs = cache / "debs" / suite
+    # Downloaded .debs are kept per suite and role (the two roles' debootstraps may
+    # run at once and must not write the same files): a rebuild needs no network.
+    debs = cache / "debs" / f"{suite}-{role}"
     debs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(
         prefix=f"devdb-{role}-{suite}-", dir="/var/tmp"
@@ -263,9 +273,8 @@ def cached_rootfs(
             str(rootfs),
             mirror,
         ]
-        with progress(
-            f"Building the {role} root filesystem (Debian {suite})"
-        ) as update:
+        title = f"Building the {role} root filesystem (Debian {suite})"
+        with quietly(title) if quiet else progress(title) as update:
             debootstrap_with_one_retry(command, rootfs, update, suite)
             status = (rootfs / "var/lib/dpkg/status").read_text()
             prune_rootfs(rootfs, pruned_globs)
@@ -279,6 +288,15 @@ def cached_rootfs(
     status_file.write_text(status)
     partial.rename(target)
     return target, dpkg_versions(status)
+
+
+@contextlib.contextmanager
+def quietly(title: str) -> Iterator[Callable[[str], None]]:
+    """progress() for work in a background thread: a line at the start and end only
+    (two live displays would garble each other); failures still carry their tail."""
+    note(f"{title}, in the background")
+    yield lambda _line: None
+    note(f"done: {title}")
 
 
 def compiled_timescaledb(

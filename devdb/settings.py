@@ -51,6 +51,9 @@ class Settings:
     # folder (relative to the project root) or upstream's tag archive URL; see
     # devdb/timescaledb_sources.py. Empty: rows built from source cannot be built.
     timescaledb_sources: str = ""
+    # Where builds keep root filesystems and compiled TimescaleDB; empty: the
+    # git-ignored .cache/devdb of the checkout (another folder times a cold build).
+    build_cache: str = ""
     project_root: Path = PROJECT_ROOT
 
     @property
@@ -81,7 +84,9 @@ class Settings:
 
     @property
     def cache_dir(self) -> Path:
-        """Git-ignored build cache: root filesystems, compiled TimescaleDB, downloads."""
+        """The build cache: root filesystems, compiled TimescaleDB, downloads."""
+        if self.build_cache.strip():
+            return Path(self.build_cache).expanduser().resolve()
         return self.project_root / ".cache" / "devdb"
 
     def timescaledb_sources_location(self) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from devdb import image_build
 from devdb.errors import DevDbError
+from devdb.settings import load_settings
 from devdb.timescaledb_sources import find_archive, read_sha256sums
 
 
@@ -187,3 +188,22 @@ def test_rows_without_a_source_build_get_a_placeholder_archive(tmp_path: Path) -
     image_build.merge_layers([], tmp_path / "empty.tar")
     with tarfile.open(tmp_path / "empty.tar") as merged:
         assert [member.isdir() for member in merged.getmembers()] == [True]
+
+
+def test_a_relative_sources_folder_is_relative_to_the_project(tmp_path: Path) -> None:
+    environ = {"DEVDB_TIMESCALEDB_SOURCES": "../shared/vendor/timescaledb"}
+    settings = load_settings(environ, project_root=tmp_path / "repo")
+    assert settings.timescaledb_sources_location() == str(
+        (tmp_path / "shared" / "vendor" / "timescaledb").resolve()
+    )
+    url = "https://github.com/timescale/timescaledb/archive/refs/tags"
+    upstream = load_settings({"DEVDB_TIMESCALEDB_SOURCES": url}, project_root=tmp_path)
+    assert upstream.timescaledb_sources_location() == url
+
+
+def test_the_build_cache_defaults_to_the_checkout(tmp_path: Path) -> None:
+    assert load_settings({}, project_root=tmp_path).cache_dir == (
+        tmp_path / ".cache" / "devdb"
+    )
+    elsewhere = load_settings({"DEVDB_BUILD_CACHE": str(tmp_path / "c")})
+    assert elsewhere.cache_dir == (tmp_path / "c").resolve()
