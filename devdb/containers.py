@@ -288,11 +288,14 @@ def start_throwaway(
     database: str = "stock_tracker",
     init_sql_dir: str | None = None,
     address: str = "127.0.0.1",
+    background_workers: bool = False,
 ) -> Container:
     """A disposable database for tests: random port, tmpfs data, no fsync.
 
     ``address``: where the port is published (``publish_address``).
 
+    TimescaleDB's background workers are off unless ``background_workers`` (a test
+    of scheduled jobs needs them; they block CREATE DATABASE ... TEMPLATE).
     The caller removes it (``remove``), in a ``finally`` or a fixture teardown.
     """
     image_labels = client.images.get(image_ref).labels or {}
@@ -311,8 +314,11 @@ def start_throwaway(
             "synchronous_commit=off",
             "-c",
             "full_page_writes=off",
-            "-c",
-            "timescaledb.max_background_workers=0",
+            *(
+                ()
+                if background_workers
+                else ("-c", "timescaledb.max_background_workers=0")
+            ),
         ]
         if spec.timescaledb
         else ["postgres", "-c", "fsync=off", "-c", "synchronous_commit=off"],

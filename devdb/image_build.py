@@ -8,20 +8,26 @@ carry their own name, never the official one, and labels with their real version
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devdb import labels
-from devdb.console import progress
+from devdb.console import note, progress
 from devdb.errors import DevDbError, first_line
-from devdb.images import ImageSpec
-from devdb.settings import PROJECT_ROOT
+from devdb.images import OFFLINE_REPOSITORY, ImageSpec
+from devdb.settings import PROJECT_ROOT, Settings, load_settings
+from devdb.timescaledb_sources import SourceArchive, find_archive
 
 if TYPE_CHECKING:
     import docker
@@ -83,20 +89,27 @@ def upstream_version(debian_version: str) -> str:
 def image_labels(spec: ImageSpec, versions: dict[str, str]) -> dict[str, str]:
     postgres = upstream_version(versions[f"postgresql-{spec.postgres_major}"])
     timescaledb_package = f"postgresql-{spec.postgres_major}-timescaledb"
+    if spec.source_versions:
+        timescaledb = spec.source_versions[-1]
+        carried = " ".join(spec.source_versions)
+        origin = f"TimescaleDB {carried} compiled from source (with tsl/)"
+    elif timescaledb_package in versions:
+        timescaledb = carried = upstream_version(versions[timescaledb_package])
+        origin = f"Debian's TimescaleDB {timescaledb} (Apache-only)"
+    else:
+        timescaledb, carried, origin = "none", "", "no TimescaleDB"
     result = {
         labels.PROJECT: labels.PROJECT_NAME,
         labels.IMAGE_ID: spec.id,
         labels.POSTGRES_VERSION: postgres,
-        labels.TIMESCALEDB_VERSION: (
-            upstream_version(versions[timescaledb_package])
-            if timescaledb_package in versions
-            else "none"
-        ),
+        labels.TIMESCALEDB_VERSION: timescaledb,
+        labels.TIMESCALEDB_VERSIONS: carried,
+        labels.TIMESCALEDB_LICENSE: spec.licence,
         labels.DEBIAN_SUITE: spec.suite,
         "org.opencontainers.image.title": f"stock-tracker offline {spec.id}",
         "org.opencontainers.image.description": (
-            f"PostgreSQL {postgres} from Debian {spec.suite}, built offline "
-            "with debootstrap; not the official image"
+            f"PostgreSQL {postgres} from Debian {spec.suite}, {origin}, built "
+            "offline with debootstrap; not the official image"
         ),
     }
     return result
@@ -124,50 +137,328 @@ def require_build_tools() -> str:
     return debootstrap
 
 
-def build_offline(client: docker.DockerClient, spec: ImageSpec, *, mirror: str) -> str:
-    """Build ``spec.offline`` from Debian packages; return its reference."""
+def builder_packages(postgres_major: int) -> tuple[str, ...]:
+    """What compiling TimescaleDB needs (vendor README); clang/LLVM come along as
+    postgresql-server-dev's dependencies and are pruned: CMake builds with gcc."""
+    return (
+        "gcc",
+        "make",
+        "cmake",
+        "patch",
+        "xz-utils",
+        f"postgresql-server-dev-{postgres_major}",
+        "libssl-dev",
+        "libkrb5-dev",
+        "libicu-dev",  # 2.29's pg_locale.h includes unicode/ucol.h
+    )
+
+
+# The builder never runs LLVM or clang; they are most of its size.
+BUILDER_PRUNED_GLOBS = (
+    *PRUNED_GLOBS,
+    "usr/lib/llvm-*",
+    "usr/lib/*/libclang*",
+)
+
+
+def short_hash(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]
+
+
+def patch_files() -> list[Path]:
+    return sorted((IMAGE_CONTEXT_DIR / "patches").glob("*.patch"))
+
+
+def build_offline(
+    client: docker.DockerClient,
+    spec: ImageSpec,
+    *,
+    mirror: str,
+    settings: Settings | None = None,
+) -> str:
+    """Build ``spec.offline``; return its reference.
+
+    Rows with ``source_versions`` get TimescaleDB compiled from verified source
+    archives in a builder stage; the others Debian's packages only. Root
+    filesystems and compiled TimescaleDB are kept in ``settings.cache_dir``, so an
+    image whose parts have not changed is rebuilt in seconds.
+    """
+    settings = settings or load_settings()
+    # Every archive is found and verified before anything slow starts: a missing
+    # one is an error now, never an Apache-only image later.
+    archives = [
+        find_archive(
+            settings.timescaledb_sources_location(),
+            version,
+            download_dir=settings.cache_dir / "downloads",
+        )
+        for version in spec.source_versions
+    ]
     debootstrap = require_build_tools()
+    cache = settings.cache_dir
+    runtime = functools.partial(
+        cached_rootfs,
+        debootstrap,
+        cache,
+        role="runtime",
+        suite=spec.suite,
+        packages=(*spec.packages, *RUNTIME_PACKAGES),
+        mirror=mirror,
+        pruned_globs=PRUNED_GLOBS,
+    )
+    # The runtime root filesystem is made while TimescaleDB compiles: both are
+    # mostly one core's work (dpkg, then gcc's links and the slowest files), and
+    # together they are most of a build from nothing.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        runtime_made = pool.submit(runtime, quiet=bool(archives))
+        compiled = [
+            compiled_timescaledb(client, spec, archive, cache, debootstrap, mirror)
+            for archive in archives
+        ]
+        rootfs_tar, versions = runtime_made.result()
     with tempfile.TemporaryDirectory(
         prefix=f"devdb-{spec.id}-", dir="/var/tmp"
     ) as work:
         context = Path(work)
-        rootfs = context / "rootfs"
+        link_or_copy(rootfs_tar, context / "rootfs.tar")
+        merge_layers(compiled, context / "timescaledb.tar")
+        for name in ("Dockerfile", "docker-entrypoint.sh"):
+            shutil.copy2(IMAGE_CONTEXT_DIR / name, context / name)
+        with progress(f"Building image {spec.offline}") as update:
+            docker_build(
+                client,
+                context,
+                tag=spec.offline,
+                buildargs={
+                    "PG_MAJOR": str(spec.postgres_major),
+                    "PGDATA_DIR": spec.pgdata,
+                    "VOLUME_DIR": spec.volume_path,
+                },
+                image_labels=image_labels(spec, versions),
+                update=update,
+            )
+    return spec.offline
+
+
+def cached_rootfs(
+    debootstrap: str,
+    cache: Path,
+    *,
+    role: str,
+    suite: str,
+    packages: tuple[str, ...],
+    mirror: str,
+    pruned_globs: tuple[str, ...],
+    quiet: bool = False,
+) -> tuple[Path, dict[str, str]]:
+    """A pruned root filesystem as a tarball, and its package versions.
+
+    Kept per (role, suite, packages): Debian moves on, so `rm -r .cache/devdb/rootfs`
+    is how a build picks up newer packages (sid's especially).
+    """
+    # The runtime's locale and ids are part of what it is: a change rebuilds it.
+    customised = (
+        (*(f"{name}.{charmap}" for name, charmap in LOCALES), f"uid{POSTGRES_UID}")
+        if role == "runtime"
+        else ()
+    )
+    key = short_hash(
+        suite, mirror, *packages, *pruned_globs, *PRUNED_PATHS, *customised
+    )
+    target = cache / "rootfs" / f"{role}-{suite}-{key}.tar"
+    status_file = target.with_suffix(".dpkg-status")
+    if target.is_file() and status_file.is_file():
+        return target, dpkg_versions(status_file.read_text())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Downloaded .debs are kept per suite and role (the two roles' debootstraps may
+    # run at once and must not write the same files): a rebuild needs no network.
+    debs = cache / "debs" / f"{suite}-{role}"
+    debs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(
+        prefix=f"devdb-{role}-{suite}-", dir="/var/tmp"
+    ) as work:
+        rootfs = Path(work) / "rootfs"
         command = [
             debootstrap,
             "--variant=minbase",
-            f"--include={','.join((*spec.packages, *RUNTIME_PACKAGES))}",
-            spec.suite,
+            f"--cache-dir={debs.resolve()}",
+            f"--include={','.join(packages)}",
+            suite,
             str(rootfs),
             mirror,
         ]
-        with progress(
-            f"Building root filesystem for {spec.id} (Debian {spec.suite})"
-        ) as update:
-            debootstrap_with_one_retry(command, rootfs, update, spec.suite)
-        versions = dpkg_versions((rootfs / "var/lib/dpkg/status").read_text())
-        generate_locales(rootfs)
-        renumber_postgres_user(rootfs)
-        prune_rootfs(rootfs)
-        (rootfs / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
-        with progress(f"Building image {spec.offline}") as update:
+        title = f"Building the {role} root filesystem (Debian {suite})"
+        with quietly(title) if quiet else progress(title) as update:
+            debootstrap_with_one_retry(command, rootfs, update, suite)
+            status = (rootfs / "var/lib/dpkg/status").read_text()
+            if role == "runtime":
+                # The official images' locale and postgres ids (see their docs).
+                generate_locales(rootfs)
+                renumber_postgres_user(rootfs)
+            prune_rootfs(rootfs, pruned_globs)
+            (rootfs / "docker-entrypoint-initdb.d").mkdir(exist_ok=True)
+            partial = target.with_suffix(".partial")
             run_streaming(
-                [
-                    "tar",
-                    "-C",
-                    str(rootfs),
-                    "--numeric-owner",
-                    "-cf",
-                    str(context / "rootfs.tar"),
-                    ".",
-                ],
+                ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
                 update,
                 what="tar",
             )
-            shutil.rmtree(rootfs)
-            for name in ("Dockerfile", "docker-entrypoint.sh"):
-                shutil.copy2(IMAGE_CONTEXT_DIR / name, context / name)
-            docker_build(client, context, spec, image_labels(spec, versions), update)
-    return spec.offline
+    status_file.write_text(status)
+    partial.rename(target)
+    return target, dpkg_versions(status)
+
+
+@contextlib.contextmanager
+def quietly(title: str) -> Iterator[Callable[[str], None]]:
+    """progress() for work in a background thread: a line at the start and end only
+    (two live displays would garble each other); failures still carry their tail."""
+    note(f"{title}, in the background")
+    yield lambda _line: None
+    note(f"done: {title}")
+
+
+def compiled_timescaledb(
+    client: docker.DockerClient,
+    spec: ImageSpec,
+    archive: SourceArchive,
+    cache: Path,
+    debootstrap: str,
+    mirror: str,
+) -> Path:
+    """What ``make install`` of ``archive`` puts into the server, as a cached tarball.
+
+    Compiled in a builder stage (db/image/Dockerfile.builder) from a builder root
+    filesystem; keyed by everything that changes the result: the archive's checksum,
+    the patches, the build script and the builder's packages.
+    """
+    packages = builder_packages(spec.postgres_major)
+    script = IMAGE_CONTEXT_DIR / "build-timescaledb.sh"
+    key = short_hash(
+        archive.sha256,
+        script.read_bytes(),
+        *(patch.read_bytes() for patch in patch_files()),
+        *packages,
+    )
+    target = (
+        cache
+        / "timescaledb"
+        / f"pg{spec.postgres_major}-{spec.suite}-{archive.version}-{key}.tar"
+    )
+    if target.is_file():
+        return target
+    builder_tar, _ = cached_rootfs(
+        debootstrap,
+        cache,
+        role="builder",
+        suite=spec.suite,
+        packages=packages,
+        mirror=mirror,
+        pruned_globs=BUILDER_PRUNED_GLOBS,
+    )
+    tag = f"{OFFLINE_REPOSITORY}-builder:pg{spec.postgres_major}-{archive.version}"
+    with tempfile.TemporaryDirectory(prefix="devdb-builder-", dir="/var/tmp") as work:
+        context = Path(work)
+        link_or_copy(builder_tar, context / "builder-rootfs.tar")
+        shutil.copy2(archive.path, context / "timescaledb-source")
+        shutil.copytree(IMAGE_CONTEXT_DIR / "patches", context / "patches")
+        shutil.copy2(script, context / "build-timescaledb.sh")
+        shutil.copy2(IMAGE_CONTEXT_DIR / "Dockerfile.builder", context / "Dockerfile")
+        with progress(
+            f"Compiling TimescaleDB {archive.version} for PostgreSQL "
+            f"{spec.postgres_major} (Debian {spec.suite})"
+        ) as update:
+            docker_build(
+                client,
+                context,
+                tag=tag,
+                buildargs={
+                    "PG_MAJOR": str(spec.postgres_major),
+                    "TIMESCALEDB_VERSION": archive.version,
+                },
+                image_labels={labels.PROJECT: labels.PROJECT_NAME},
+                update=update,
+            )
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            copy_out_of_image(client, tag, "/timescaledb-build.tar", target)
+        finally:
+            # The builder image is big and holds a compiler; the tarball is all
+            # that is kept.
+            remove_image(client, tag)
+    return target
+
+
+def copy_out_of_image(
+    client: docker.DockerClient, image: str, path: str, target: Path
+) -> None:
+    """Copy one file out of an image (through a created, never started, container)."""
+    container = client.containers.create(image, command=["true"])
+    try:
+        stream, _ = container.get_archive(path)
+        with tempfile.TemporaryFile(dir=target.parent) as wrapped:
+            for chunk in stream:
+                wrapped.write(chunk)
+            wrapped.seek(0)
+            with tarfile.open(fileobj=wrapped) as outer:
+                member = outer.extractfile(Path(path).name)
+                assert member is not None, f"{path} is not a file in {image}"
+                partial = target.with_suffix(".partial")
+                with partial.open("wb") as handle:
+                    shutil.copyfileobj(member, handle)
+        partial.rename(target)
+    finally:
+        container.remove(force=True)
+
+
+def remove_image(client: docker.DockerClient, tag: str) -> None:
+    import docker.errors
+
+    # Already gone, or in use: a leftover costs disk, not correctness.
+    with contextlib.suppress(docker.errors.APIError):
+        client.images.remove(tag)
+
+
+def merge_layers(tarballs: list[Path], target: Path) -> None:
+    """One tarball of ``tarballs`` in order, a later one's file replacing an earlier's.
+
+    Installing TimescaleDB versions oldest first, newest last, keeps the newest's
+    loader (timescaledb.so) and control file (vendor README). With no tarballs
+    (rows without a source build) it holds one directory entry, so ``ADD`` still
+    sees an archive and unpacks nothing.
+    """
+    chosen: dict[str, tuple[Path, tarfile.TarInfo]] = {}
+    for tarball in tarballs:
+        with tarfile.open(tarball) as archive:
+            for member in archive.getmembers():
+                chosen[member.name] = (tarball, member)
+    with tarfile.open(target, "w") as merged:
+        if not chosen:
+            placeholder = tarfile.TarInfo("usr/")
+            placeholder.type = tarfile.DIRTYPE
+            placeholder.mode = 0o755
+            merged.addfile(placeholder)
+            return
+        with contextlib.ExitStack() as stack:
+            opened = {
+                tarball: stack.enter_context(tarfile.open(tarball))
+                for tarball in tarballs
+            }
+            for tarball, member in chosen.values():
+                source = opened[tarball]
+                data = source.extractfile(member) if member.isfile() else None
+                merged.addfile(member, data)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link when the cache and the build context share a file system."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def debootstrap_with_one_retry(
@@ -272,13 +563,13 @@ def _swap_id(table: Path, name: str, new_id: int) -> dict[int, int]:
     return {old_id: new_id, new_id: old_id}
 
 
-def prune_rootfs(rootfs: Path) -> None:
+def prune_rootfs(rootfs: Path, pruned_globs: tuple[str, ...] = PRUNED_GLOBS) -> None:
     for relative in PRUNED_PATHS:
         path = rootfs / relative
         if path.is_dir():
             shutil.rmtree(path)
             path.mkdir()
-    for pattern in PRUNED_GLOBS:
+    for pattern in pruned_globs:
         for path in rootfs.glob(pattern):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
@@ -289,7 +580,9 @@ def prune_rootfs(rootfs: Path) -> None:
 def docker_build(
     client: docker.DockerClient,
     context: Path,
-    spec: ImageSpec,
+    *,
+    tag: str,
+    buildargs: dict[str, str],
     image_labels: dict[str, str],
     update: Callable[[str], None],
 ) -> None:
@@ -298,12 +591,8 @@ def docker_build(
     try:
         for event in client.api.build(
             path=str(context),
-            tag=spec.offline,
-            buildargs={
-                "PG_MAJOR": str(spec.postgres_major),
-                "PGDATA_DIR": spec.pgdata,
-                "VOLUME_DIR": spec.volume_path,
-            },
+            tag=tag,
+            buildargs=buildargs,
             labels=image_labels,
             rm=True,
             forcerm=True,
@@ -311,7 +600,7 @@ def docker_build(
         ):
             if "error" in event:
                 raise DevDbError(
-                    f"docker build of {spec.offline} failed: {event['error'].strip()}",
+                    f"docker build of {tag} failed: {event['error'].strip()}",
                     "read the build output above; `invoke image.build --force` retries",
                 )
             line = event.get("stream", "").strip()
@@ -319,7 +608,7 @@ def docker_build(
                 update(line)
     except docker.errors.APIError as error:
         raise DevDbError(
-            f"docker build of {spec.offline} failed: {first_line(str(error))}",
+            f"docker build of {tag} failed: {first_line(str(error))}",
             "check the Docker daemon's disk space and logs, then retry",
         ) from None
 

@@ -21,6 +21,12 @@ OFFLINE_REPOSITORY = os.environ.get(
 )
 
 
+# What `timescaledb.license` says on a row: "timescale" (built from upstream's source
+# with tsl/: compression, continuous aggregates, policies), "apache" (Debian's package,
+# tsl/ stripped, like the official -oss tags), "none" (no TimescaleDB at all).
+LICENCES = ("timescale", "apache", "none")
+
+
 @dataclass(frozen=True)
 class ImageSpec:
     """One row of the matrix: an image the project supports."""
@@ -33,7 +39,13 @@ class ImageSpec:
     # Expected TimescaleDB version, matched as a prefix ("2.19" matches 2.19.3);
     # None: plain PostgreSQL, no TimescaleDB expected (the error-path image).
     timescaledb: str | None
+    licence: str
     reference: bool = False  # the image the committed db/schema.sql comes from
+    # TimescaleDB versions compiled from source archives into the image, oldest
+    # first: the last is the default; the older ones are there so a volume made by
+    # an older image can `ALTER EXTENSION timescaledb UPDATE` (installing the newest
+    # last keeps its loader and control file, see the vendor README).
+    source_versions: tuple[str, ...] = ()
 
     @property
     def offline(self) -> str:
@@ -70,26 +82,48 @@ class ImageSpec:
         """The tests/matrix directories that apply to this row (none is skipped)."""
         if self.timescaledb is None:
             return ("plain",)  # proves the clear error instead of a schema
-        return ("timescaledb", "reference") if self.reference else ("timescaledb",)
+        # tsl/ proves what only the full TimescaleDB does; apache/ that asking an
+        # Apache-only build for it fails in one clear line naming the licence.
+        by_licence = "tsl" if self.licence == "timescale" else "apache"
+        dirs: tuple[str, ...] = ("timescaledb", by_licence)
+        if len(self.source_versions) > 1:
+            # It carries an older version: a volume made by that one moves to it.
+            dirs = (*dirs, "extension_update")
+        return (*dirs, "reference") if self.reference else dirs
+
+
+def _from_source(
+    image_id: str, suite: str, major: int, *versions: str, reference: bool = False
+) -> ImageSpec:
+    """A full (TSL) row: Debian's PostgreSQL plus TimescaleDB compiled from source."""
+    return ImageSpec(
+        id=image_id,
+        official=f"timescale/timescaledb:{versions[-1]}-pg{major}",
+        suite=suite,
+        packages=(f"postgresql-{major}",),
+        postgres_major=major,
+        timescaledb=versions[-1],
+        licence="timescale",
+        reference=reference,
+        source_versions=versions,
+    )
 
 
 IMAGES: tuple[ImageSpec, ...] = (
+    # The reference: db/schema.sql is dumped from it, so its id stays.
+    _from_source("pg17-ts2.19", "trixie", 17, "2.19.3", reference=True),
+    _from_source("pg17-ts2.29", "trixie", 17, "2.19.3", "2.29.2"),
+    _from_source("pg18-ts2.29", "sid", 18, "2.29.2"),
+    # 2.29 dropped PostgreSQL 15; 2.19.3 is the last release teams on 15 get.
+    _from_source("pg15-ts2.19", "bookworm", 15, "2.19.3"),
     ImageSpec(
-        id="pg17-ts2.19",
-        official="timescale/timescaledb:2.19.3-pg17",
-        suite="trixie",
-        packages=("postgresql-17", "postgresql-17-timescaledb"),
-        postgres_major=17,
-        timescaledb="2.19",
-        reference=True,
-    ),
-    ImageSpec(
-        id="pg18-ts2",
-        official="timescale/timescaledb:latest-pg18",
+        id="pg18-ts2",  # what apt users of Debian run: tsl/ stripped
+        official="timescale/timescaledb:latest-pg18-oss",
         suite="sid",
         packages=("postgresql-18", "postgresql-18-timescaledb"),
         postgres_major=18,
         timescaledb="2.",  # sid moves; any TimescaleDB 2.x it ships
+        licence="apache",
     ),
     ImageSpec(
         id="pg15-plain",
@@ -98,6 +132,7 @@ IMAGES: tuple[ImageSpec, ...] = (
         packages=("postgresql-15",),
         postgres_major=15,
         timescaledb=None,
+        licence="none",
     ),
 )
 

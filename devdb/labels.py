@@ -14,3 +14,7 @@ CONFIG = f"{NAMESPACE}.config"
 
 ROLE_DEV = "dev"
 ROLE_TEST = "test"
+# "timescale", "apache" or "none": what timescaledb.license allows on the image.
+TIMESCALEDB_LICENSE = f"{NAMESPACE}.timescaledb-license"
+# Every TimescaleDB version an image carries (oldest first), for extension updates.
+TIMESCALEDB_VERSIONS = f"{NAMESPACE}.timescaledb-versions"

@@ -133,8 +133,22 @@ def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
         return ()
 
 
+# TimescaleDB's refusal on an Apache-only build (Debian's package, the -oss images):
+# 0A000 "functionality not supported under the current "apache" license".
+APACHE_LICENCE_REFUSAL = re.compile(r'under the current "apache" license')
+
+
 def migration_failed(error: Exception) -> DevDbError:
     reason = str(getattr(error, "orig", error)).strip().splitlines()
+    if reason and APACHE_LICENCE_REFUSAL.search(reason[0]):
+        # The SQL is fine; the server lacks tsl/. Say which images have it.
+        return DevDbError(
+            "a migration failed: it uses TimescaleDB features of the Timescale "
+            "License (compression, continuous aggregates, policies) and this server's "
+            'TimescaleDB is the Apache-only build (timescaledb.license = "apache")',
+            "run it on an image built with tsl/ (`invoke image.list`: licence "
+            "timescale), or the official timescale/timescaledb image",
+        )
     return DevDbError(
         f"a migration failed: {reason[0] if reason else type(error).__name__}",
         "fix the revision and run again; revisions before it stay applied "

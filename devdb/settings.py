@@ -54,6 +54,13 @@ class Settings:
     # A revision whose file is on this git branch is released: it must never
     # change or be backed out. The others are still the author's to edit.
     release_branch: str = "main"
+    # Where TimescaleDB source archives (with tsl/) come from for the full builds: a
+    # folder (relative to the project root) or upstream's tag archive URL; see
+    # devdb/timescaledb_sources.py. Empty: rows built from source cannot be built.
+    timescaledb_sources: str = ""
+    # Where builds keep root filesystems and compiled TimescaleDB; empty: the
+    # git-ignored .cache/devdb of the checkout (another folder times a cold build).
+    build_cache: str = ""
     project_root: Path = PROJECT_ROOT
 
     @property
@@ -81,6 +88,20 @@ class Settings:
     @property
     def init_sql_dir(self) -> Path:
         return self.project_root / "db" / "migrations"
+
+    @property
+    def cache_dir(self) -> Path:
+        """The build cache: root filesystems, compiled TimescaleDB, downloads."""
+        if self.build_cache.strip():
+            return Path(self.build_cache).expanduser().resolve()
+        return self.project_root / ".cache" / "devdb"
+
+    def timescaledb_sources_location(self) -> str:
+        """The sources setting with a relative folder made relative to the project."""
+        value = self.timescaledb_sources.strip()
+        if not value or "://" in value or Path(value).expanduser().is_absolute():
+            return value
+        return str((self.project_root / value).resolve())
 
     @property
     def is_local(self) -> bool:

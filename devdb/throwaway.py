@@ -38,6 +38,7 @@ def throwaway_database(
     client: docker.DockerClient | None = None,
     settings: Settings | None = None,
     init_sql_dir: str | None = None,
+    background_workers: bool = False,
 ) -> Iterator[ThrowawayDatabase]:
     """Start a disposable database from ``spec``'s image; remove it afterwards.
 
@@ -57,6 +58,7 @@ def throwaway_database(
         database=base.database,
         init_sql_dir=init_sql_dir,
         address=containers.publish_address(base),
+        background_workers=background_workers,
     )
     try:
         port = containers.published_port(container)

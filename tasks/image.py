@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke import Context, task
 
 from tasks._support import reports_errors, settings
+
+if TYPE_CHECKING:
+    from devdb.images import ImageSpec
 
 
 @task(
@@ -15,7 +20,7 @@ from tasks._support import reports_errors, settings
 )
 @reports_errors
 def build(c: Context, image: str = "", force: bool = False) -> None:
-    """Build an offline image from Debian packages (no registry needed)."""
+    """Build an offline image: Debian packages, TimescaleDB with tsl/ from source."""
     from devdb import containers, image_fetch, images
 
     chosen = settings()
@@ -44,6 +49,7 @@ def list(
     table.add_column("id", no_wrap=True)
     table.add_column("PG")
     table.add_column("TimescaleDB")
+    table.add_column("licence")
     table.add_column("Debian")
     table.add_column("official image", no_wrap=True)
     table.add_column("here")
@@ -56,7 +62,8 @@ def list(
         table.add_row(
             spec.id + (" *" if spec.reference else ""),
             str(spec.postgres_major),
-            f"{spec.timescaledb.rstrip('.')}.x" if spec.timescaledb else "none",
+            timescaledb_column(spec),
+            spec.licence,
             spec.suite,
             spec.official,
             ", ".join(present) or "-",
@@ -67,3 +74,11 @@ def list(
         console = Console(width=120)
     console.print(table)
     console.print("* the reference image: db/schema.sql is dumped from it")
+
+
+def timescaledb_column(spec: ImageSpec) -> str:
+    if spec.source_versions:
+        return " + ".join(spec.source_versions)  # older ones: for extension updates
+    if spec.timescaledb:
+        return f"{spec.timescaledb.rstrip('.')}.x (Debian)"
+    return "none"

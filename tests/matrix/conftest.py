@@ -19,7 +19,7 @@ import pytest
 from helpers import create_database
 
 from devdb.images import ImageSpec
-from devdb.settings import PROJECT_ROOT
+from devdb.settings import PROJECT_ROOT, Settings
 from devdb.throwaway import ThrowawayDatabase
 
 CELL_KEY = pytest.StashKey[list[str]]()
@@ -39,13 +39,40 @@ def describe_server(database: ThrowawayDatabase) -> list[str]:
                 " WHERE name = 'timescaledb'"
             )
         ).scalar()
+    licence = server_licence(database.settings) if timescaledb else None
     return [
         f"matrix cell {database.spec.id}: image {database.image_ref}",
         f"  SELECT version(): {version}",
         f"  timescaledb extversion: {timescaledb or 'not available'}"
         + (" (installed by revision 001)" if timescaledb else ""),
+        f"  timescaledb.license: {licence or 'none'}"
+        f" (the image table says {database.spec.licence})",
         f"  database ready after {database.ready_after_seconds:.1f} s",
     ]
+
+
+def server_licence(settings: Settings) -> str:
+    """``SHOW timescaledb.license``, in a database made for it and dropped after.
+
+    The setting belongs to the versioned library, which a session loads only in a
+    database that has the extension; the cell's own databases must stay as they are.
+    """
+    from sqlalchemy import text
+
+    from devdb.database import connect
+
+    with connect(settings, database="postgres") as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.execute(text('CREATE DATABASE "describe_licence"'))
+    try:
+        with connect(settings, database="describe_licence") as connection:
+            connection.execute(text("CREATE EXTENSION timescaledb"))
+            licence = connection.execute(text("SHOW timescaledb.license")).scalar()
+    finally:
+        with connect(settings, database="postgres") as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.execute(text('DROP DATABASE "describe_licence"'))
+    return str(licence)
 
 
 def announce(config: pytest.Config, lines: list[str]) -> None:
@@ -176,3 +203,47 @@ def _test_belongs_to_row(request: pytest.FixtureRequest, cell_spec: ImageSpec) -
             "matrix through `nox -s migrations`, which picks each row's tests",
             pytrace=False,
         )
+
+
+# A revision only the full TimescaleDB (tsl/) can run: what a market-data schema grows
+# into. TSL rows prove it migrates; the Apache row that it fails naming the licence.
+COMPRESSION_REVISION = '''
+"""Compress tick_data older than a week (Timescale License features)."""
+
+from alembic import op
+
+revision = "tsl_compress_ticks_9f2c"
+down_revision = "001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(
+        "ALTER TABLE tick_data SET (timescaledb.compress, "
+        "timescaledb.compress_segmentby = 'symbol')"
+    )
+    op.execute("SELECT add_compression_policy('tick_data', INTERVAL '7 days')")
+
+
+def downgrade() -> None:
+    op.execute("SELECT remove_compression_policy('tick_data')")
+    op.execute("ALTER TABLE tick_data SET (timescaledb.compress = false)")
+'''
+
+
+@pytest.fixture
+def compression_revision(tmp_path) -> str:
+    """A copy of the project's revisions plus COMPRESSION_REVISION; its location."""
+    import shutil
+
+    script_location = tmp_path / "alembic"
+    shutil.copytree(
+        PROJECT_ROOT / "backend" / "alembic",
+        script_location,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    (script_location / "versions" / "tsl_compress_ticks_9f2c.py").write_text(
+        COMPRESSION_REVISION
+    )
+    return str(script_location)

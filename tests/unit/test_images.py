@@ -66,7 +66,64 @@ def test_table_has_unique_ids_one_reference_and_own_offline_names() -> None:
         assert spec.offline.startswith(images.OFFLINE_REPOSITORY + ":")
         assert f"postgresql-{spec.postgres_major}" in spec.packages
         has_timescaledb_package = any("timescaledb" in p for p in spec.packages)
-        assert has_timescaledb_package == (spec.timescaledb is not None)
+        # TimescaleDB comes from Debian (Apache) or from source (TSL), never both.
+        assert has_timescaledb_package != bool(spec.source_versions) or (
+            spec.timescaledb is None and not spec.source_versions
+        )
+        assert (has_timescaledb_package or bool(spec.source_versions)) == (
+            spec.timescaledb is not None
+        )
+        assert spec.licence in images.LICENCES
+
+
+def test_the_matrix_rows_and_their_licences() -> None:
+    rows = {
+        spec.id: (spec.postgres_major, spec.licence, spec.suite, spec.official)
+        for spec in images.IMAGES
+    }
+    assert rows == {
+        "pg17-ts2.19": (17, "timescale", "trixie", "timescale/timescaledb:2.19.3-pg17"),
+        "pg17-ts2.29": (17, "timescale", "trixie", "timescale/timescaledb:2.29.2-pg17"),
+        "pg18-ts2.29": (18, "timescale", "sid", "timescale/timescaledb:2.29.2-pg18"),
+        "pg15-ts2.19": (
+            15,
+            "timescale",
+            "bookworm",
+            "timescale/timescaledb:2.19.3-pg15",
+        ),
+        "pg18-ts2": (18, "apache", "sid", "timescale/timescaledb:latest-pg18-oss"),
+        "pg15-plain": (15, "none", "bookworm", "postgres:15"),
+    }
+
+
+def test_source_rows_install_the_newest_version_last() -> None:
+    for spec in images.IMAGES:
+        if spec.source_versions:
+            assert spec.timescaledb == spec.source_versions[-1]
+            as_numbers = [
+                tuple(int(part) for part in version.split("."))
+                for version in spec.source_versions
+            ]
+            assert as_numbers == sorted(as_numbers), spec.id
+    assert images.image_spec("pg17-ts2.29").source_versions == ("2.19.3", "2.29.2")
+
+
+def test_each_licence_gets_its_own_proofs() -> None:
+    dirs = {spec.id: spec.matrix_test_dirs for spec in images.IMAGES}
+    assert dirs["pg17-ts2.19"] == ("timescaledb", "tsl", "reference")
+    assert dirs["pg18-ts2.29"] == ("timescaledb", "tsl")
+    assert dirs["pg17-ts2.29"] == ("timescaledb", "tsl", "extension_update")
+    assert dirs["pg18-ts2"] == ("timescaledb", "apache")
+    assert dirs["pg15-plain"] == ("plain",)
+
+
+def test_source_build_labels_name_the_source_versions() -> None:
+    spec = images.image_spec("pg17-ts2.29")
+    result = image_build.image_labels(spec, {"postgresql-17": "17.12-0+deb13u1"})
+    assert result[labels.TIMESCALEDB_VERSION] == "2.29.2"
+    assert result[labels.TIMESCALEDB_VERSIONS] == "2.19.3 2.29.2"
+    assert result[labels.TIMESCALEDB_LICENSE] == "timescale"
+    assert "compiled from source" in result["org.opencontainers.image.description"]
 
 
 def test_postgres_18_keeps_data_under_a_version_directory() -> None:
