@@ -18,6 +18,8 @@ setting (DEVDB_MIGRATION_LOCK_WAIT) for the invoke tasks; 60 s by default) and t
 finds nothing left to do.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import time
