@@ -22,7 +22,7 @@ from devdb.devcontainer import dev_container, managed_only, wanted_config, warn_
 from devdb.errors import DevDbError
 from devdb.image_fetch import ensure_image
 from devdb.revisions import quick_heads
-from devdb.safety import confirm_destructive
+from devdb.safety import confirm_destructive, refuse_non_local
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -172,6 +172,11 @@ def destroy(
     import docker.errors
 
     managed_only(settings, "destroy")
+    engine = os.environ.get("DOCKER_HOST") or "this machine's Docker"
+    action = f"delete {settings.container_name} and every row in {settings.volume_name}"
+    engine_is_local = containers.docker_engine_is_local()
+    # Before talking to the engine: another machine's is refused without --force.
+    refuse_non_local(settings, action, force=force, where=engine, local=engine_is_local)
     client = containers.docker_client()
     container = dev_container(client, settings)
     try:
@@ -191,14 +196,13 @@ def destroy(
             "it is left alone",
             "remove it yourself (`docker volume rm ...`) if you are sure",
         )
-    engine = os.environ.get("DOCKER_HOST") or "this machine's Docker"
     confirm_destructive(
         settings,
-        f"delete {settings.container_name} and every row in {settings.volume_name}",
+        action,
         yes=yes,
         force=force,
         where=engine,
-        local=containers.docker_engine_is_local(),
+        local=engine_is_local,
         ask=ask,
     )
     done: list[str] = []

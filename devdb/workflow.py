@@ -14,7 +14,7 @@ from devdb.errors import DevDbError
 from devdb.files import write_if_changed
 from devdb.images import reference_image
 from devdb.revisions import next_revision_id
-from devdb.safety import confirm_destructive, lands_on_base
+from devdb.safety import guard_downgrade, refuse_non_local
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -29,7 +29,11 @@ def redo(
     force: bool,
     ask: Callable[[str], bool] | None = None,
 ) -> str:
-    """Down one revision and up again: re-run the latest migration after editing it."""
+    """Down one revision and up again: re-run the latest migration after editing it.
+
+    Undoing the revision can drop rows: the same guard as `db.downgrade --steps 1`.
+    """
+    refuse_non_local(settings, "redo the latest revision", force=force)
     at = migrations.current(settings)
     if not at:
         raise DevDbError(
@@ -41,15 +45,9 @@ def redo(
             f"the database has several heads ({', '.join(at)}); redo needs one",
             "downgrade and upgrade by revision: `invoke db.downgrade --revision R`",
         )
-    if lands_on_base(settings, "-1"):
-        # Undoing the first revision drops every table: the same guard as base.
-        confirm_destructive(
-            settings,
-            f"redo {at[0]}, which drops every table first",
-            yes=yes,
-            force=force,
-            ask=ask,
-        )
+    guard_downgrade(
+        settings, "-1", yes=yes, force=force, action=f"redo {at[0]}", ask=ask
+    )
     migrations.downgrade(settings, "-1")
     migrations.upgrade(settings, at[0])
     return at[0]

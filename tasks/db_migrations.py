@@ -59,8 +59,8 @@ def upgrade(
     help={
         "revision": "Target revision ('base' drops everything; '-1' is one step).",
         "steps": "Go down this many revisions instead of naming one.",
-        "yes": "Do not ask before dropping everything (downgrade to base).",
-        "force": "Allow downgrading to base on a non-local database.",
+        "yes": "Do not ask before undoing revisions whose tables hold rows.",
+        "force": "Allow any downgrade on a non-local database.",
         "no_dump": NO_DUMP_HELP,
     }
 )
@@ -87,12 +87,20 @@ def downgrade(
     refresh_schema_dump(target, no_dump)
 
 
-@task(help={"revision": "The revision to record, without running migrations."})
+@task(
+    help={
+        "revision": "The revision to record, without running migrations.",
+        "force": "Allow it on a non-local database (DATABASE_URL).",
+    }
+)
 @reports_errors
-def stamp(c: Context, revision: str) -> None:
+def stamp(c: Context, revision: str, force: bool = False) -> None:
     """Record a revision as current without running migrations (adopt a database)."""
-    from devdb import migrations
+    from devdb import migrations, safety
 
+    # A wrong stamp makes the next upgrade or downgrade run the wrong SQL on real
+    # data: on a shared database only on purpose.
+    safety.refuse_non_local(settings(), f"stamp '{revision}'", force=force)
     migrations.stamp(resolved_settings(), revision)
 
 
@@ -119,8 +127,8 @@ def history(c: Context) -> None:
 
 @task(
     help={
-        "yes": "Do not ask when redoing the first revision (it drops every table).",
-        "force": "Allow that on a non-local database.",
+        "yes": "Do not ask when the revision's tables hold rows (they are lost).",
+        "force": "Allow redo on a non-local database.",
         "no_dump": NO_DUMP_HELP,
     }
 )

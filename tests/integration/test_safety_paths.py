@@ -1,0 +1,297 @@
+"""The safety promises on every path: nothing lost without a yes, nothing leaked.
+
+One throwaway TimescaleDB serves the whole module; each test works in a database of
+its own inside it (CREATE DATABASE), so the tests stay isolated and fast. The
+`invoke` CLI runs for real, with stdin closed: a task that would ask must refuse.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from devdb.settings import PROJECT_ROOT, Settings
+
+SECRET = "pw-" + secrets.token_hex(6)
+
+
+def environment(**overrides: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environ.setdefault("DEVDB_IMAGE_SOURCE", "offline")
+    # Never the developer's dev container, should a task look for one.
+    environ["DEVDB_CONTAINER_NAME"] = f"safety-paths-{secrets.token_hex(4)}"
+    environ["PYTHONUNBUFFERED"] = "1"
+    environ.update(overrides)
+    return environ
+
+
+def run_invoke(
+    *args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,  # no terminal: whatever would ask must refuse
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    return result
+
+
+def clean_failure(
+    result: subprocess.CompletedProcess[str], says: str, *secrets_: str
+) -> str:
+    """Assert one ERROR line containing ``says``, one TIP, exit != 0, nothing leaked."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    errors = [line for line in output.splitlines() if line.startswith("ERROR: ")]
+    tips = [line for line in output.splitlines() if line.startswith("TIP: ")]
+    assert len(errors) == 1, output
+    assert len(tips) == 1, output
+    assert says in errors[0], output
+    assert "Traceback" not in output, output
+    for secret in (SECRET, *secrets_):
+        assert secret not in output, output
+    return output
+
+
+def url(settings: Settings, **changes: str) -> str:
+    return (
+        settings.url().set(drivername="postgresql", **changes)  # type: ignore[arg-type]
+    ).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def server(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
+    """One TimescaleDB for the module; tests create their own databases in it."""
+    from devdb.throwaway import throwaway_database
+
+    with throwaway_database(
+        reference_spec, client=docker_client, settings=test_settings
+    ) as database:
+        database.container.reload()
+        yield database.settings
+
+
+@pytest.fixture
+def database(server: Settings) -> Settings:
+    """A new, empty database on the module's server."""
+    from devdb.database import connect
+
+    name = f"safety_{secrets.token_hex(4)}"
+    with connect(server) as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return replace(server, database=name)
+
+
+def query(settings: Settings, statement: str) -> list[tuple[object, ...]]:
+    from sqlalchemy import text
+
+    from devdb.database import connect
+
+    with connect(settings) as connection:
+        result = connection.execute(text(statement))
+        rows = [tuple(row) for row in result] if result.returns_rows else []
+        connection.commit()
+        return rows
+
+
+def revision_of(settings: Settings) -> list[str]:
+    from devdb import migrations
+
+    return list(migrations.current(settings))
+
+
+# --- 1. One guard for everything that can lose data -------------------------------
+
+
+def test_downgrade_and_redo_keep_rows_without_yes(database: Settings) -> None:
+    env = environment(DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", env=env))
+    query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+    query(database, "INSERT INTO tick_data VALUES ('B', now(), 2, 2, 'sell')")
+
+    for task in (("db.downgrade", "--steps", "1"), ("db.redo",)):
+        output = clean_failure(
+            run_invoke(*task, env=env), "refusing to", database.password
+        )
+        # The refusal says what would be lost, and how to go ahead anyway.
+        assert "tick_data (2 rows)" in output
+        assert "--yes" in output
+        assert revision_of(database) == ["001"]
+        assert query(database, "SELECT count(*) FROM tick_data") == [(2,)]
+
+    ok(run_invoke("db.redo", "--yes", env=env))
+    assert revision_of(database) == ["001"]
+    assert query(database, "SELECT count(*) FROM tick_data") == [(0,)]
+    ok(run_invoke("db.downgrade", "--steps", "1", "--yes", env=env))
+    assert revision_of(database) == []
+
+
+def test_downgrade_of_an_empty_database_needs_no_yes_except_to_base(
+    database: Settings,
+) -> None:
+    env = environment(DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", env=env))
+    # Undoing the first revision drops every table: asked even with no rows.
+    clean_failure(run_invoke("db.redo", env=env), "drops every table")
+    assert revision_of(database) == ["001"]
+
+
+REVISION = '''"""{doc}"""
+
+from alembic import op
+
+revision = "{rev}"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("{up}")
+
+
+def downgrade() -> None:
+    op.execute("{down_sql}")
+'''
+
+
+@pytest.fixture
+def three_revisions(tmp_path: Path, database: Settings) -> Settings:
+    """A copy of the revisions plus 002 (a table) and 003 (an index only)."""
+    backend = tmp_path / "backend"
+    shutil.copytree(PROJECT_ROOT / "backend", backend)
+    versions = backend / "alembic" / "versions"
+    (versions / "002_trades.py").write_text(
+        REVISION.format(
+            doc="Add trades.",
+            rev="002",
+            down="001",
+            up="CREATE TABLE trades (id int)",
+            down_sql="DROP TABLE trades",
+        )
+    )
+    (versions / "003_index.py").write_text(
+        REVISION.format(
+            doc="Index tick prices.",
+            rev="003",
+            down="002",
+            up="CREATE INDEX idx_price ON tick_data (price)",
+            down_sql="DROP INDEX idx_price",
+        )
+    )
+    return replace(database, project_root=tmp_path)
+
+
+def test_the_guard_names_only_the_tables_the_undone_revisions_touch(
+    three_revisions: Settings,
+) -> None:
+    from devdb import migrations, safety
+    from devdb.errors import DevDbError
+
+    settings = three_revisions
+    migrations.upgrade(settings, "head")
+    query(settings, "INSERT INTO trades VALUES (1), (2), (3)")
+    query(settings, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+
+    # 003 only drops an index: no rows at risk, nothing to ask.
+    risk = safety.guard_downgrade(settings, "-1", yes=False, force=False)
+    assert risk.undone == ("003",) and risk.tables == ()
+
+    # Down to 001 drops trades; tick_data is not touched, so not listed.
+    risk = safety.data_at_risk(settings, "001")
+    assert risk.undone == ("003", "002")
+    assert risk.tables == (("public.trades", 3),)
+    with pytest.raises(DevDbError) as refused:
+        safety.guard_downgrade(settings, "001", yes=False, force=False)
+    assert "public.trades (3 rows)" in refused.value.message
+    assert "tick_data" not in refused.value.message
+    assert revision_of(settings) == ["003"]
+
+    # A terminal's "no" changes nothing either; "yes" goes ahead.
+    with pytest.raises(DevDbError, match="cancelled"):
+        safety.confirm_destructive(
+            settings, "x", yes=False, force=False, ask=lambda _: False, interactive=True
+        )
+    safety.downgrade_guarded(settings, "001", yes=True, force=False)
+    assert revision_of(settings) == ["001"]
+
+
+def non_local(settings: Settings, server_ip: str) -> Settings:
+    """The same database, reached through the container's bridge address."""
+    return replace(settings, host=server_ip, port=5432)
+
+
+@pytest.fixture(scope="module")
+def server_ip(server: Settings, docker_client) -> str:
+    from devdb import containers
+
+    published = [
+        c
+        for c in docker_client.containers.list()
+        if containers.published_port(c) == server.port
+    ]
+    assert len(published) == 1
+    networks = published[0].attrs["NetworkSettings"]["Networks"]
+    address = next(n["IPAddress"] for n in networks.values() if n["IPAddress"])
+    assert not address.startswith("127.")
+    return str(address)
+
+
+def test_a_non_local_address_needs_force_for_every_destructive_task(
+    database: Settings, server_ip: str
+) -> None:
+    remote = non_local(database, server_ip)
+    env = environment(DATABASE_URL=url(remote))
+    ok(run_invoke("db.upgrade", "--revision", "head", env=env))  # reachable there
+    query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+    for task in (
+        ("db.downgrade", "--steps", "1", "--yes"),
+        ("db.downgrade", "--revision", "base", "--yes"),
+        ("db.redo", "--yes"),
+        ("db.reset", "--yes"),
+        ("db.stamp", "--revision", "base"),
+    ):
+        output = clean_failure(run_invoke(*task, env=env), "not a local database")
+        assert server_ip in output and "--force" in output
+    assert revision_of(database) == ["001"]
+    assert query(database, "SELECT count(*) FROM tick_data") == [(1,)]
+    # DOCKER_HOST naming another machine: db.destroy refuses before reaching it.
+    clean_failure(
+        run_invoke(
+            "db.destroy", "--yes", env=environment(DOCKER_HOST="tcp://192.0.2.9:2375")
+        ),
+        "not a local database",
+    )
+
+    # --force (and --yes, there is no terminal) goes ahead.
+    ok(run_invoke("db.downgrade", "--steps", "1", "--yes", "--force", env=env))
+    assert revision_of(database) == []
+
+
+def test_non_local_refusal_comes_before_any_connection() -> None:
+    # db.invalid never resolves: a connection attempt would say so instead.
+    env = environment(DATABASE_URL=f"postgresql://u:{SECRET}@db.invalid:5432/x")
+    for task in (
+        ("db.downgrade", "--steps", "1", "--yes"),
+        ("db.redo", "--yes"),
+        ("db.stamp", "--revision", "head"),
+        ("db.reset", "--yes"),
+    ):
+        clean_failure(run_invoke(*task, env=env), "not a local database")
