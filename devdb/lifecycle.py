@@ -127,13 +127,12 @@ def at_head_quickly(settings: Settings) -> bool:
         return False
     try:
         connection = psycopg2.connect(
-            host=settings.host,
-            port=settings.port,
-            user=settings.user,
-            password=settings.password,
-            dbname=settings.database,
-            connect_timeout=5,
-            application_name="devdb",
+            **{
+                "connect_timeout": 5,
+                "application_name": "devdb",
+                # sslmode and the other URL parameters hold here too
+                **settings.libpq_parameters(),
+            }
         )
     except psycopg2.Error:
         return False

@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from devdb.errors import DevDbError
 
@@ -29,6 +29,50 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 IMAGE_SOURCES = ("auto", "official", "offline")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 URL_SHAPE = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+# libpq's connection parameters that may follow '?' in DATABASE_URL. The URL's own
+# parts (user, password, dbname, port) are not among them: one place each.
+LIBPQ_PARAMETERS = frozenset(
+    [
+        "host",
+        "hostaddr",
+        "passfile",
+        "channel_binding",
+        "connect_timeout",
+        "client_encoding",
+        "options",
+        "application_name",
+        "fallback_application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "gssencmode",
+        "sslmode",
+        "requiressl",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslcertmode",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "sslsni",
+        "sslnegotiation",
+        "requirepeer",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "krbsrvname",
+        "gsslib",
+        "gssdelegation",
+        "service",
+        "target_session_attrs",
+        "load_balance_hosts",
+        "require_auth",
+    ]
+)
+SECRET_PARAMETERS = frozenset({"sslpassword"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +85,9 @@ class Settings:
     # True when DATABASE_URL named the database: the tasks then never look for the
     # dev container's port but use the URL exactly as given.
     exact_target: bool = False
+    # DATABASE_URL's query parameters (sslmode, sslrootcert, options, ...), passed
+    # to libpq as they are: a managed database that requires TLS gets TLS.
+    query: tuple[tuple[str, str], ...] = ()
     image: str = "pg17-ts2.19"
     image_source: str = "auto"
     container_name: str = "stock-tracker-db"
@@ -77,20 +124,45 @@ class Settings:
 
     @property
     def is_local(self) -> bool:
-        return self.host in LOCAL_HOSTS or self.host.startswith("127.")
+        # A Unix socket directory ('/var/run/postgresql') is this machine's server.
+        return (
+            self.host in LOCAL_HOSTS
+            or self.host.startswith("127.")
+            or self.host.startswith("/")
+        )
 
     def url(self, database: str | None = None) -> URL:
         """The SQLAlchemy URL (psycopg2 driver) of the database, or of another one."""
         from sqlalchemy.engine import URL
 
+        query: dict[str, list[str]] = {}
+        for name, value in self.query:
+            query.setdefault(name, []).append(value)
+        socket = self.host.startswith("/")
+        if socket:
+            # A socket directory cannot sit in the URL's host part; libpq reads
+            # it from the query, as in DATABASE_URL's own '?host=/path'.
+            query["host"] = [self.host]
         return URL.create(
             "postgresql+psycopg2",
             username=self.user,
             password=self.password,
-            host=self.host,
+            host=None if socket else self.host,
             port=self.port,
             database=database or self.database,
+            query={k: v[0] if len(v) == 1 else tuple(v) for k, v in query.items()},
         )
+
+    def libpq_parameters(self) -> dict[str, Any]:
+        """Keyword arguments for psycopg2.connect: the URL's parts and parameters."""
+        return {
+            **dict(self.query),
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": self.database,
+        }
 
     def safe_url(self) -> str:
         """The URL for people to read: the password is never shown.
@@ -100,7 +172,17 @@ class Settings:
         """
         host = f"[{self.host}]" if ":" in self.host else self.host
         user, database = quote(self.user, safe=""), quote(self.database, safe="")
-        return f"postgresql://{user}:***@{host}:{self.port}/{database}"
+        query = "&".join(
+            f"{name}={'***' if name in SECRET_PARAMETERS else quote(value, safe='/')}"
+            for name, value in self.query
+        )
+        if self.host.startswith("/"):
+            return f"postgresql://{user}:***@/{database}?host={host}" + (
+                f"&{query}" if query else ""
+            )
+        return f"postgresql://{user}:***@{host}:{self.port}/{database}" + (
+            f"?{query}" if query else ""
+        )
 
     def with_port(self, port: int) -> Settings:
         check_port(port)
@@ -116,6 +198,7 @@ def parse_database_url(raw: str) -> dict[str, Any]:
     # postgres:// is what Heroku-style providers hand out; SQLAlchemy wants postgresql.
     if raw.startswith("postgres://"):
         raw = "postgresql://" + raw[len("postgres://") :]
+    refuse_unencoded_at(raw, "DATABASE_URL")
     try:
         url = make_url(raw)
         port = url.port
@@ -137,14 +220,78 @@ def parse_database_url(raw: str) -> dict[str, Any]:
             "DATABASE_URL names no database",
             f"add the database name at the end: {URL_SHAPE}",
         )
+    query, socket_host = url_parameters(url.query, asyncpg=driver == "asyncpg")
+    if url.host and socket_host:
+        raise DevDbError(
+            "DATABASE_URL names a host twice: in the URL and as ?host=",
+            "keep one of them",
+        )
     return {
         "user": url.username or "postgres",
         "password": url.password or "",
-        "host": url.host or "localhost",
+        "host": url.host or socket_host or "localhost",
         "port": port or 5432,
         "database": url.database,
         "exact_target": True,
+        "query": query,
     }
+
+
+def refuse_unencoded_at(raw: str, source: str) -> None:
+    """An '@' left in the password makes the rest look like the host: refuse it.
+
+    Nothing of the URL is quoted back: the part before the last '@' is a password.
+    """
+    try:
+        netloc = urlsplit(raw).netloc
+    except ValueError:
+        netloc = raw.partition("://")[2].partition("/")[0]
+    if netloc.count("@") > 1:
+        raise DevDbError(
+            f"{source} has more than one '@' before the host: the password (or user "
+            "name) holds an '@' that is not percent-encoded",
+            "percent-encode the password: '@' becomes %40 (and ':' %3A, '/' %2F, "
+            "'%' %25), e.g. python3 -c 'import urllib.parse,getpass; "
+            'print(urllib.parse.quote(getpass.getpass(), safe=""))\'',
+        )
+
+
+def url_parameters(
+    raw: Any, *, asyncpg: bool
+) -> tuple[tuple[tuple[str, str], ...], str]:
+    """DATABASE_URL's query as libpq parameters, and a socket directory from ?host=.
+
+    An unknown parameter is refused rather than dropped: a silently ignored
+    ``sslmode`` would mean plaintext where TLS was asked for.
+    """
+    pairs: list[tuple[str, str]] = []
+    socket_host = ""
+    for name, values in raw.items():
+        for value in (values,) if isinstance(values, str) else values:
+            if asyncpg and name == "ssl":
+                # The backend's asyncpg URLs say ssl=; libpq says sslmode=.
+                name = "sslmode"
+                value = {"true": "require", "false": "disable"}.get(
+                    value.lower(), value
+                )
+            if name == "host":
+                if not value.startswith("/"):
+                    raise DevDbError(
+                        "DATABASE_URL's ?host= is not a socket directory",
+                        "put a TCP host in the URL itself (…@HOST:PORT/…); ?host= "
+                        "takes a directory such as /var/run/postgresql",
+                    )
+                socket_host = value
+                continue
+            if name not in LIBPQ_PARAMETERS:
+                raise DevDbError(
+                    f"DATABASE_URL has the parameter '{name}', which this toolkit "
+                    "does not pass on",
+                    "use libpq's parameters (sslmode, sslrootcert, options, ...) or "
+                    "put user, password, port and database in the URL itself",
+                )
+            pairs.append((name, value))
+    return tuple(pairs), socket_host
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -175,7 +322,7 @@ def load_settings(
 ) -> Settings:
     """Read the settings, highest precedence first as the module docstring says."""
     environ = dict(os.environ if environ is None else environ)
-    derived = ("project_root", "exact_target")
+    derived = ("project_root", "exact_target", "query")
     known = {f.name: f for f in fields(Settings) if f.name not in derived}
     values: dict[str, Any] = {}
     values.update(_read_toml(project_root / "devdb.toml"))

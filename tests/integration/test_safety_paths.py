@@ -295,3 +295,66 @@ def test_non_local_refusal_comes_before_any_connection() -> None:
         ("db.reset", "--yes"),
     ):
         clean_failure(run_invoke(*task, env=env), "not a local database")
+
+
+# --- 2. URLs: every parameter kept, no part of a password printed -----------------
+
+
+def test_sslmode_require_is_honoured_by_every_task(database: Settings) -> None:
+    # The test server speaks no TLS: libpq refuses, as it must, instead of
+    # falling back to plaintext.
+    env = environment(DATABASE_URL=url(database, query={"sslmode": "require"}))
+    for task in (("db.upgrade",), ("db.status", "--check"), ("db.check",)):
+        output = clean_failure(run_invoke(*task, env=env), "", database.password)
+        assert "SSL was required" in output, output
+    assert revision_of(database) == []
+    # The same URL with sslmode=disable and an options parameter works.
+    env = environment(
+        DATABASE_URL=url(
+            database,
+            query={"sslmode": "disable", "options": "-c search_path=public"},
+        )
+    )
+    ok(run_invoke("db.upgrade", "--no-dump", env=env))
+    assert revision_of(database) == ["001"]
+
+
+def test_a_socket_host_parameter_is_used() -> None:
+    env = environment(
+        DATABASE_URL=f"postgresql://u:{SECRET}@/x?host=/nonexistent-socket-dir"
+    )
+    output = clean_failure(run_invoke("db.current", env=env), "no database answers")
+    assert "/nonexistent-socket-dir/.s.PGSQL.5432" in output
+
+
+UNENCODED = "pa@ss-" + secrets.token_hex(4)
+
+
+def test_an_unencoded_at_in_the_password_is_refused_and_never_printed(
+    database: Settings,
+) -> None:
+    raw = f"postgresql://{database.user}:{UNENCODED}@127.0.0.1:{database.port}/x"
+    env = environment(DATABASE_URL=raw)
+    for task in (
+        ("db.upgrade",),
+        ("db.status",),
+        ("db.current",),
+        ("db.downgrade", "--steps", "1"),
+        ("db.reset", "--yes"),
+    ):
+        output = clean_failure(
+            run_invoke(*task, env=env), "not percent-encoded", UNENCODED, "ss-"
+        )
+        assert "%40" in output
+    # The plain alembic CLI (env.py) refuses it the same way.
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "alembic"), "current"],
+        cwd=PROJECT_ROOT / "backend",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode != 0
+    assert "not percent-encoded" in cli.stdout + cli.stderr
+    assert "ss-" not in cli.stdout + cli.stderr

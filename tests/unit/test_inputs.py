@@ -1,0 +1,67 @@
+"""Inputs turned into settings: DATABASE_URL, TOML files, numbers, names."""
+
+from __future__ import annotations
+
+import pytest
+
+from devdb.errors import DevDbError
+from devdb.settings import Settings, load_settings, parse_database_url
+
+
+def settings_from_url(url: str) -> Settings:
+    return load_settings({"DATABASE_URL": url})
+
+
+def test_query_parameters_reach_the_connection() -> None:
+    settings = settings_from_url(
+        "postgresql://u:p@db.example.com:6543/d"
+        "?sslmode=verify-full&sslrootcert=/etc/ca.pem&options=-c%20search_path%3Dx"
+    )
+    assert dict(settings.query) == {
+        "sslmode": "verify-full",
+        "sslrootcert": "/etc/ca.pem",
+        "options": "-c search_path=x",
+    }
+    url = settings.url()
+    assert url.query["sslmode"] == "verify-full"
+    assert url.query["options"] == "-c search_path=x"
+    parameters = settings.libpq_parameters()
+    assert parameters["sslrootcert"] == "/etc/ca.pem"
+    assert parameters["host"] == "db.example.com" and parameters["port"] == 6543
+    assert "sslmode=verify-full" in settings.safe_url()
+
+
+def test_a_socket_host_is_local_and_stays_a_socket() -> None:
+    settings = settings_from_url("postgresql://u:p@/d?host=/var/run/postgresql")
+    assert settings.host == "/var/run/postgresql"
+    assert settings.is_local
+    assert settings.url().query["host"] == "/var/run/postgresql"
+    assert settings.url().host is None
+    assert "host=/var/run/postgresql" in settings.safe_url()
+
+
+def test_asyncpg_ssl_becomes_sslmode() -> None:
+    settings = settings_from_url("postgresql+asyncpg://u:p@h/d?ssl=require")
+    assert settings.query == (("sslmode", "require"),)
+
+
+@pytest.mark.parametrize("parameter", ["foo=1", "port=5", "host=db.example.com"])
+def test_a_parameter_that_would_be_dropped_is_refused(parameter: str) -> None:
+    with pytest.raises(DevDbError):
+        parse_database_url(f"postgresql://u:p@h/d?{parameter}")
+
+
+def test_an_unencoded_at_is_refused_without_quoting_the_url() -> None:
+    with pytest.raises(DevDbError) as refused:
+        parse_database_url("postgresql://u:se@cret@h:5432/d")
+    assert "cret" not in refused.value.render()
+    assert "%40" in refused.value.tip
+    # Percent-encoded, it is fine.
+    assert parse_database_url("postgresql://u:se%40cret@h:5432/d")["password"] == (
+        "se@cret"
+    )
+
+
+def test_secret_parameters_are_hidden() -> None:
+    settings = settings_from_url("postgresql://u:p@h/d?sslpassword=hush")
+    assert "hush" not in settings.safe_url()
