@@ -151,3 +151,15 @@ def next_revision_id(existing: list[str]) -> str | None:
         return None  # Alembic's random ids then, rather than guess a scheme
     width = max(len(revision) for revision in existing)
     return str(max(int(revision) for revision in existing) + 1).zfill(width)
+
+
+def docstring_line(message: str) -> str:
+    """A revision message made safe to sit between the template's triple quotes.
+
+    The message is data, never code: whitespace (newlines included) collapses to
+    single spaces, unprintable characters go, and backslashes and double quotes are
+    escaped, so no message can close the docstring. Alembic makes the file name's
+    slug from the same text (word characters only).
+    """
+    printable = "".join(ch for ch in " ".join(message.split()) if ch.isprintable())
+    return printable.replace("\\", "\\\\").replace('"', '\\"')

@@ -59,7 +59,8 @@ def new_revision(settings: Settings, message: str) -> Path:
     from alembic import command
     from alembic.util import CommandError
 
-    if not message.strip():
+    message = revisions.docstring_line(message)
+    if not message:
         raise DevDbError(
             "a revision needs a message",
             'say what it changes: `invoke db.revision -m "add trades table"`',
@@ -68,7 +69,7 @@ def new_revision(settings: Settings, message: str) -> Path:
     existing = [info.revision for info in revisions.history(settings.script_location)]
     try:
         script = command.revision(
-            config, message=message.strip(), rev_id=next_revision_id(existing)
+            config, message=message, rev_id=next_revision_id(existing)
         )
     except CommandError as error:
         raise migrations.command_error(error) from None

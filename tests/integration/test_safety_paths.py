@@ -358,3 +358,51 @@ def test_an_unencoded_at_in_the_password_is_refused_and_never_printed(
     assert cli.returncode != 0
     assert "not percent-encoded" in cli.stdout + cli.stderr
     assert "ss-" not in cli.stdout + cli.stderr
+
+
+# --- 3. db.revision -m writes the message as data ---------------------------------
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project's code and revisions: the real versions/ stays as is."""
+    for part in ("tasks", "devdb", "backend", "db"):
+        shutil.copytree(
+            PROJECT_ROOT / part,
+            tmp_path / part,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    shutil.copy(PROJECT_ROOT / "devdb.toml", tmp_path / "devdb.toml")
+    return tmp_path
+
+
+def test_a_revision_message_cannot_inject_code(project_copy: Path) -> None:
+    import ast
+
+    # PYTHONPATH first: the copy's devdb, so the tasks and library agree on where
+    # the project is.
+    env = environment(PYTHONPATH=str(project_copy))
+    message = 'x"""\nimport os\n"""'
+    ok(run_invoke("db.revision", "-m", message, env=env, cwd=project_copy))
+    versions = project_copy / "backend" / "alembic" / "versions"
+    written = sorted(
+        set(versions.glob("*.py")) - {versions / "001_create_hypertables.py"}
+    )
+    assert [path.name for path in written] == ["002_x_import_os.py"]
+    source = written[0].read_text(encoding="utf-8")
+    tree = ast.parse(source)  # it compiles
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert "os" not in imported
+    assert imported == {"Sequence", "Union", "op", "sqlalchemy"}
+    assert ast.get_docstring(tree, clean=False).splitlines()[0] == 'x""" import os """'
+    # db.history reads it back as the message, on one line.
+    history = ok(run_invoke("db.history", env=env, cwd=project_copy)).stdout
+    assert '001 -> 002 (head), x""" import os """' in history
+    assert not (
+        PROJECT_ROOT / "backend" / "alembic" / "versions" / written[0].name
+    ).exists()

@@ -65,3 +65,25 @@ def test_an_unencoded_at_is_refused_without_quoting_the_url() -> None:
 def test_secret_parameters_are_hidden() -> None:
     settings = settings_from_url("postgresql://u:p@h/d?sslpassword=hush")
     assert "hush" not in settings.safe_url()
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        'x"""\nimport os\n"""',
+        'ends with a quote"',
+        "back\\slash\\",
+        "nul\x00 and\u2028 ls",
+    ],
+)
+def test_a_revision_message_is_one_safe_docstring_line(message: str) -> None:
+    import ast
+
+    from devdb.revisions import docstring_line
+
+    line = docstring_line(message)
+    module = ast.parse(f'"""{line}"""\n')
+    assert len(module.body) == 1
+    shown = ast.get_docstring(module, clean=False)
+    assert shown is not None and "\n" not in shown
+    assert shown == " ".join(message.replace("\x00", "").split())
