@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Context, task
 
-from tasks._support import reports_errors, resolved_settings, settings
+from tasks._support import reports_errors, resolved_settings, settings, whole_number
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -68,7 +68,7 @@ def upgrade(
 def downgrade(
     c: Context,
     revision: str = "",
-    steps: int = 0,
+    steps: str = "",
     yes: bool = False,
     force: bool = False,
     no_dump: bool = False,
@@ -82,8 +82,10 @@ def downgrade(
             "db.downgrade needs exactly one of --revision or --steps",
             "e.g. `invoke db.downgrade --steps 1` or `invoke db.downgrade --revision base`",
         )
+    if steps:
+        revision = f"-{whole_number(steps, '--steps', minimum=1)}"
     target = resolved_settings()
-    safety.downgrade_guarded(target, revision or f"-{steps}", yes=yes, force=force)
+    safety.downgrade_guarded(target, revision, yes=yes, force=force)
     refresh_schema_dump(target, no_dump)
 
 
