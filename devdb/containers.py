@@ -40,6 +40,12 @@ def docker_client() -> docker.DockerClient:
     try:
         client = docker.from_env(timeout=30)
         client.ping()
+    except ValueError as error:  # urllib's verdict on a malformed DOCKER_HOST
+        raise DevDbError(
+            f"DOCKER_HOST is not a Docker engine address: {first_line(str(error))}",
+            "fix or unset DOCKER_HOST (e.g. unix:///var/run/docker.sock or "
+            "tcp://HOST:2376)",
+        ) from None
     except docker.errors.DockerException as error:
         raise DevDbError(
             f"the Docker daemon is not reachable at {where}: "

@@ -7,8 +7,12 @@ are thin wrappers around these.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import re
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,15 +43,63 @@ class UpResult:
     applied: tuple[str, ...] = ()
 
 
+LOCK_POLL_SECONDS = 0.2
+
+
+def machine_lock_path(name: str) -> Path:
+    """Where the lock for ``name`` lives: never a path built from the raw name.
+
+    Only the name's safe characters appear in the file name (for people looking in
+    /tmp); a digest of the whole name keeps two names that clean up alike apart.
+    """
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"{readable}-{digest}.lock"
+
+
 @contextmanager
-def machine_lock(name: str) -> Iterator[None]:
-    """An exclusive lock for this machine's processes, held for the block."""
-    path = Path(tempfile.gettempdir()) / f"{name}.lock"
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def machine_lock(name: str, *, wait_seconds: float = 60.0) -> Iterator[None]:
+    """An exclusive lock for this machine's processes, held for the block.
+
+    The holder writes who it is into the lock file; a second process says whom it
+    waits for, and gives up after ``wait_seconds`` naming the holder, like the
+    migration lock, rather than wait silently without end.
+    """
+    path = machine_lock_path(name)
+    with path.open("a+") as handle:
+        deadline = time.monotonic() + wait_seconds
+        announced = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise DevDbError(
+                        f"{holder} still holds the lock {path} after "
+                        f"{wait_seconds:g} s",
+                        "let it finish (or stop it), then run again; "
+                        "DEVDB_MIGRATION_LOCK_WAIT sets how long to wait",
+                    ) from None
+                if not announced:
+                    note(f"Waiting up to {wait_seconds:g} s for {holder} ...")
+                    announced = True
+                time.sleep(LOCK_POLL_SECONDS)
         try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(
+                f"pid {os.getpid()} ({' '.join(sys.argv[:3])[:80]}, since "
+                f"{time.strftime('%H:%M:%S')})"
+            )
+            handle.flush()
             yield
         finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -68,7 +120,10 @@ def up(
     spec = images.image_spec(settings.image)
     # Two `db.up` at once (two terminals, a script and a person) would race to
     # create the same container; on one machine they take turns instead.
-    with machine_lock(f"devdb-up-{settings.container_name}"):
+    with machine_lock(
+        f"devdb-up-{settings.container_name}",
+        wait_seconds=settings.migration_lock_wait,
+    ):
         container = dev_container(client, settings)
         if container is not None and recreate:
             note(

@@ -14,6 +14,7 @@ settings too, and none of them should need invoke (or a YAML parser) to do so.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -299,22 +300,60 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return {}
     try:
         with path.open("rb") as handle:
-            return dict(tomllib.load(handle).get("devdb", {}))
+            table = tomllib.load(handle).get("devdb", {})
     except tomllib.TOMLDecodeError as error:
         raise DevDbError(
             f"{path.name} is not valid TOML: {error}",
             f"fix or delete {path}",
         ) from None
-
-
-def _coerce(name: str, value: Any, kind: type) -> Any:
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
+    except UnicodeDecodeError:
         raise DevDbError(
-            f"setting '{name}' must be a {kind.__name__}, got {value!r}",
-            f"fix DEVDB_{name.upper()} or '{name}' in devdb.toml / devdb.local.toml",
+            f"{path.name} is not UTF-8 text, so it is not TOML",
+            f"save {path} as UTF-8, or delete it",
         ) from None
+    except OSError as error:
+        raise DevDbError(
+            f"cannot read {path.name}: {error.strerror}",
+            f"check the permissions of {path}",
+        ) from None
+    if not isinstance(table, dict):
+        raise DevDbError(
+            f"'devdb' in {path.name} is not a table",
+            f"write the settings under a [devdb] header in {path}",
+        )
+    return {name: (value, path.name) for name, value in table.items()}
+
+
+def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
+    """``value`` as ``kind``; numbers are validated, never rounded or truncated.
+
+    TOML hands over typed values (port = 1.9 is a float, host = 5 an int);
+    environment variables hand over text.
+    """
+    if isinstance(value, bool):
+        good = False  # True is an int to Python, not a port to anyone
+    elif kind is int:
+        good = isinstance(value, int) or (
+            isinstance(value, str) and value.strip().isdigit()
+        )
+    elif kind is float:
+        good = isinstance(value, int | float)
+        if isinstance(value, str):
+            try:
+                float(value)
+                good = True
+            except ValueError:
+                good = False
+    else:
+        good = isinstance(value, kind)
+    if not good:
+        raise DevDbError(
+            f"setting '{name}' in {source} must be "
+            f"{'a whole number' if kind is int else 'a number' if kind is float else 'text'}"
+            f", got {value!r}",
+            f"fix '{name}' in {source}",
+        )
+    return kind(value)
 
 
 def load_settings(
@@ -324,27 +363,32 @@ def load_settings(
     environ = dict(os.environ if environ is None else environ)
     derived = ("project_root", "exact_target", "query")
     known = {f.name: f for f in fields(Settings) if f.name not in derived}
+    # Each value with where it came from, so an error names the file or variable;
+    # every source is checked, not only the one that wins.
+    layers = [
+        _read_toml(project_root / "devdb.toml"),
+        _read_toml(project_root / "devdb.local.toml"),
+        {
+            name: (environ[f"DEVDB_{name.upper()}"], f"DEVDB_{name.upper()}")
+            for name in known
+            if environ.get(f"DEVDB_{name.upper()}") not in (None, "")
+        },
+    ]
+    types = {"port": int, "ready_timeout": float, "migration_lock_wait": float}
     values: dict[str, Any] = {}
-    values.update(_read_toml(project_root / "devdb.toml"))
-    values.update(_read_toml(project_root / "devdb.local.toml"))
-    for name in known:
-        env_value = environ.get(f"DEVDB_{name.upper()}")
-        if env_value not in (None, ""):
-            values[name] = env_value
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise DevDbError(
-            f"unknown setting(s): {', '.join(unknown)}",
-            f"known settings are: {', '.join(sorted(known))}",
-        )
+    for layer in layers:
+        unknown = sorted(set(layer) - set(known))
+        if unknown:
+            raise DevDbError(
+                f"unknown setting(s): {', '.join(unknown)}",
+                f"known settings are: {', '.join(sorted(known))}",
+            )
+        for name, (value, source) in layer.items():
+            values[name] = _coerce(name, value, types.get(name, str), source)
     database_url = environ.get("DATABASE_URL", "").strip()
     if database_url:
         values.update(parse_database_url(database_url))
-
-    types = {"port": int, "ready_timeout": float, "migration_lock_wait": float}
-    for name, kind in types.items():
-        if name in values:
-            values[name] = _coerce(name, values[name], kind)
+    check_container_name(str(values.get("container_name", Settings.container_name)))
     settings = Settings(project_root=project_root, **values)
     if settings.image_source not in IMAGE_SOURCES:
         raise DevDbError(
@@ -354,6 +398,21 @@ def load_settings(
         )
     check_port(settings.port)
     return settings
+
+
+# Docker's own rule for container names; the name also names the volume and the
+# machine lock file, so nothing else may pass.
+CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+
+
+def check_container_name(name: str) -> None:
+    if not CONTAINER_NAME.fullmatch(name):
+        raise DevDbError(
+            f"container_name {name!r} is not a Docker container name",
+            "use letters, digits, '_', '.' and '-' (starting with a letter or "
+            "digit): fix DEVDB_CONTAINER_NAME or container_name in devdb.toml / "
+            "devdb.local.toml",
+        )
 
 
 def check_port(port: int) -> None:

@@ -24,8 +24,18 @@ def refresh_schema_dump(target: Settings, no_dump: bool) -> None:
         return
     from devdb import workflow
     from devdb.console import note
+    from devdb.errors import DevDbError
 
-    changed = workflow.refresh_schema_file(target)
+    try:
+        changed = workflow.refresh_schema_file(target)
+    except OSError as error:
+        # The migration is already committed: say so, or it looks like it failed.
+        raise DevDbError(
+            "the migration succeeded, but writing db/schema.sql failed: "
+            f"{error.strerror or error}",
+            "the database is migrated; make db/ writable, then "
+            "`invoke db.dump-schema` to refresh db/schema.sql",
+        ) from None
     note(
         "db/schema.sql updated: review the diff and commit it"
         if changed
