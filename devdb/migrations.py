@@ -39,6 +39,7 @@ def alembic_config(settings: Settings, script_location: str | None = None) -> Co
     return config
 
 
+OUT_OF_RANGE = re.compile(r"Walked too far|Relative revision|didn't produce")
 UNKNOWN_REVISION = re.compile(r"Can't locate revision identified by '([^']*)'")
 
 
@@ -63,6 +64,12 @@ def command_error(
         return DevDbError(
             f"unknown revision '{revision}'",
             "`invoke db.history` lists the revisions; 'head', 'base', '+1', '-1' also work",
+        )
+    if OUT_OF_RANGE.search(text):
+        return DevDbError(
+            f"the target revision is out of range: {text.splitlines()[0]}",
+            "keep --revision / --steps within the revisions `invoke db.history` "
+            "lists, counted from where the database is (`invoke db.current`)",
         )
     return DevDbError(text.splitlines()[0], "`invoke db.history` lists the revisions")
 

@@ -55,9 +55,12 @@ def read_revisions(script_location: Path) -> tuple[list[Script], list[str]]:
     except CommandError as error:
         raise unreadable(script_location, error) from None
     except KeyError as error:  # what walking the map raises for a dangling parent
+        from devdb.failures import files_building_on
+
+        where = files_building_on(str(error.args[0]), script_location / "versions")
         raise DevDbError(
-            f"a revision in {shown(script_location)} builds on revision "
-            f"{error.args[0]!r}, which no file defines",
+            f"{where or f'a revision in {shown(script_location)}'} builds on "
+            f"revision {error.args[0]!r}, which no file defines",
             "fix that revision's down_revision, or restore the missing file",
         ) from None
     revisions.reverse()

@@ -268,6 +268,8 @@ def data_at_risk(settings: Settings, target: str) -> DataAtRisk:
     script = script_directory(settings.script_location)
     with connect(settings) as connection:
         current = database_revisions(connection)
+        if not current:
+            return DataAtRisk((), (), False)  # at base: nothing to undo, no rows lost
         try:
             undone = list(
                 script.iterate_revisions(current, target, select_for_downgrade=True)

@@ -87,6 +87,25 @@ def server(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
         yield database.settings
 
 
+@pytest.fixture(scope="module")
+def dev_env(docker_client) -> Iterator[dict[str, str]]:
+    """An own dev container (for tasks that manage one), shared by the module."""
+    import contextlib
+
+    import docker.errors
+
+    env = environment(DEVDB_PORT="0")
+    name = env["DEVDB_CONTAINER_NAME"]
+    try:
+        ok(run_invoke("db.up", "--no-migrate", env=env))
+        yield env
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(name).remove(force=True, v=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.volumes.get(f"{name}-data").remove(force=True)
+
+
 @pytest.fixture
 def database(server: Settings) -> Settings:
     """A new, empty database on the module's server."""
@@ -406,3 +425,118 @@ def test_a_revision_message_cannot_inject_code(project_copy: Path) -> None:
     assert not (
         PROJECT_ROOT / "backend" / "alembic" / "versions" / written[0].name
     ).exists()
+
+
+# --- 4. Every bad input: one ERROR line, one TIP, exit != 0, no traceback ---------
+
+BROKEN_REVISIONS = {
+    "a syntax error": (
+        'revision = "002"\ndown_revision = "001"\ndef upgrade(:\n',
+        "SyntaxError",
+    ),
+    "a failing import": (
+        'revision = "002"\ndown_revision = "001"\nimport no_such_module_here\n',
+        "No module named",
+    ),
+    "a dangling down_revision": (
+        'revision = "002"\ndown_revision = "999"\nbranch_labels = None\n'
+        "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n"
+        "    pass\n",
+        "'999', which no file defines",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN_REVISIONS))
+def test_a_broken_revision_file_is_named_by_every_task(
+    broken: str, project_copy: Path, database: Settings, dev_env: dict[str, str]
+) -> None:
+    source, says = BROKEN_REVISIONS[broken]
+    ok(run_invoke("db.upgrade", env=environment(DATABASE_URL=url(database))))
+    versions = project_copy / "backend" / "alembic" / "versions"
+    (versions / "002_broken.py").write_text(source)
+    env = environment(PYTHONPATH=str(project_copy), DATABASE_URL=url(database))
+    for task in (
+        ("db.upgrade", "--no-dump"),
+        ("db.upgrade", "--sql"),
+        ("db.status",),
+        ("db.history",),
+        ("db.downgrade", "--steps", "1"),
+        ("db.redo",),
+    ):
+        output = clean_failure(
+            run_invoke(*task, env=env, cwd=project_copy), says, database.password
+        )
+        assert "002_broken.py" in output, output
+    # db.up manages a dev container, so it runs without DATABASE_URL.
+    dev = {**dev_env, "PYTHONPATH": str(project_copy)}
+    output = clean_failure(run_invoke("db.up", env=dev, cwd=project_copy), says)
+    assert "002_broken.py" in output, output
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("db.downgrade", "--steps", "abc"), "--steps takes a whole number"),
+        (("db.downgrade", "--steps", "0"), "--steps takes a whole number"),
+        (("db.up", "--port", "abc"), "--port takes a whole number"),
+        (("db.up", "--port", "-5"), "--port takes a whole number"),
+        (("db.logs", "--tail", "abc"), "--tail takes a whole number"),
+        (("db.upgrade", "--revision", "001+5"), "cannot resolve the revision"),
+        (("db.upgrade", "--revision", "base+9"), "cannot resolve the revision"),
+        (("db.upgrade", "--sql", "--revision", "001+5"), "cannot resolve the revision"),
+        (("db.downgrade", "--revision", "head-5", "--yes"), "Walked too far"),
+        (("db.downgrade", "--steps", "3", "--yes"), "out of range"),
+        (("db.downgrade", "--revision", "001+1", "--yes"), "does not take the target"),
+    ],
+)
+def test_bad_options(args: tuple[str, ...], says: str, database: Settings) -> None:
+    env = environment(DATABASE_URL=url(database))
+    clean_failure(run_invoke(*args, env=env), says, database.password)
+
+
+@pytest.mark.parametrize(
+    ("local_toml", "says"),
+    [
+        (b"devdb = 5\n", "is not a table"),
+        (b"[devdb]\nhost = 5\n", "'host' in devdb.local.toml must be text"),
+        (b"[devdb]\nport = 1.9\n", "must be a whole number, got 1.9"),
+        (b"\xff\xfe[devdb]\n", "not UTF-8"),
+    ],
+)
+def test_a_bad_local_settings_file(
+    local_toml: bytes, says: str, project_copy: Path
+) -> None:
+    (project_copy / "devdb.local.toml").write_bytes(local_toml)
+    env = environment(PYTHONPATH=str(project_copy))
+    env.pop("DEVDB_PORT", None)  # the file's value must be the one read
+    for task in (("db.status",), ("db.up",)):
+        output = clean_failure(run_invoke(*task, env=env, cwd=project_copy), says)
+        assert "devdb.local.toml" in output
+
+
+def test_bad_docker_host_and_container_name() -> None:
+    clean_failure(
+        run_invoke("db.up", env=environment(DOCKER_HOST="tcp://[::1")), "DOCKER_HOST"
+    )
+    env = environment()
+    env["DEVDB_CONTAINER_NAME"] = "../a/b"
+    clean_failure(run_invoke("db.up", env=env), "is not a Docker container name")
+
+
+def test_an_unwritable_schema_dump_says_the_migration_succeeded(
+    project_copy: Path, dev_env: dict[str, str]
+) -> None:
+    """Writing db/schema.sql fails (it is a directory: root ignores permissions)."""
+    env = {**dev_env, "PYTHONPATH": str(project_copy)}
+    ok(run_invoke("db.downgrade", "--revision", "base", "--yes", "--no-dump", env=env))
+    schema = project_copy / "db" / "schema.sql"
+    schema.unlink()
+    schema.mkdir()
+    output = clean_failure(
+        run_invoke("db.upgrade", env=env, cwd=project_copy),
+        "the migration succeeded, but writing db/schema.sql failed",
+    )
+    assert "db.dump-schema" in output
+    current = ok(run_invoke("db.current", env=env, cwd=project_copy))
+    assert current.stdout.strip() == "001"

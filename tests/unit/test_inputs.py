@@ -87,3 +87,64 @@ def test_a_revision_message_is_one_safe_docstring_line(message: str) -> None:
     shown = ast.get_docstring(module, clean=False)
     assert shown is not None and "\n" not in shown
     assert shown == " ".join(message.replace("\x00", "").split())
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        ("[devdb]\nport = 1.9\n", "'port' in devdb.local.toml must be a whole number"),
+        ("[devdb]\nport = true\n", "must be a whole number"),
+        ("[devdb]\nhost = 5\n", "'host' in devdb.local.toml must be text"),
+        ("[devdb]\nready_timeout = 'soon'\n", "must be a number"),
+        ("devdb = [1]\n", "is not a table"),
+        ("[devdb]\ncontainer_name = 'a/b'\n", "not a Docker container name"),
+    ],
+)
+def test_bad_settings_files_are_refused_not_coerced(
+    tmp_path, toml: str, says: str
+) -> None:
+    (tmp_path / "devdb.local.toml").write_text(toml)
+    with pytest.raises(DevDbError, match=says):
+        load_settings({}, project_root=tmp_path)
+
+
+def test_a_losing_bad_value_is_still_refused(tmp_path) -> None:
+    # The environment wins, but the file's mistake is reported all the same.
+    (tmp_path / "devdb.local.toml").write_text("[devdb]\nport = 1.9\n")
+    with pytest.raises(DevDbError, match=r"devdb\.local\.toml"):
+        load_settings({"DEVDB_PORT": "5432"}, project_root=tmp_path)
+
+
+def test_numbers_from_the_environment_are_validated() -> None:
+    assert load_settings({"DEVDB_PORT": "6000"}).port == 6000
+    for bad in ("-5", "1.9", "abc"):
+        with pytest.raises(DevDbError, match="DEVDB_PORT"):
+            load_settings({"DEVDB_PORT": bad})
+
+
+def test_the_machine_lock_path_is_not_built_from_the_raw_name() -> None:
+    from devdb.lifecycle import machine_lock_path
+
+    path = machine_lock_path("../../etc/x")
+    assert "/" not in path.name and path.name.endswith(".lock")
+    assert machine_lock_path("a/b") != machine_lock_path("a_b")
+
+
+def test_the_machine_lock_names_its_holder_and_gives_up(tmp_path) -> None:
+    import fcntl
+
+    from devdb.lifecycle import machine_lock, machine_lock_path
+
+    name = f"devdb-test-{tmp_path.name}"
+    with machine_lock_path(name).open("a+") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        holder.write("pid 4242 (invoke db.up)")
+        holder.flush()
+        with (
+            pytest.raises(DevDbError, match="pid 4242"),
+            machine_lock(name, wait_seconds=0),
+        ):
+            pass
+    with machine_lock(name, wait_seconds=0):
+        pass  # free again
+    machine_lock_path(name).unlink()
