@@ -254,7 +254,8 @@ def start(container: Container, *, existing: bool = True) -> None:
             raise busy_port_error(bound_port(container), existing=existing) from None
         raise DevDbError(
             f"Docker could not start {container.name}: {first_line(text)}",
-            "see `invoke db.logs`; `invoke db.destroy` then `invoke db.up` starts afresh",
+            "see `invoke db.logs`, fix what it says, then `invoke db.up` (the data is "
+            "kept); `invoke db.destroy` deletes the data and starts afresh",
         ) from None
 
 

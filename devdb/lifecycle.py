@@ -305,7 +305,8 @@ def reset(
                 f"could not re-create the database '{settings.database}': "
                 f"{reason[0] if reason else type(error).__name__}",
                 "the user needs the CREATEDB privilege (the dev container's user has "
-                "it); `invoke db.destroy --yes` then `invoke db.up` also starts afresh",
+                "it); `invoke db.destroy --yes` then `invoke db.up` also starts "
+                "afresh (that deletes the dev data)",
             ) from None
     note(
         f"Re-created the empty database '{settings.database}' at {settings.safe_url()}"

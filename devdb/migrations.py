@@ -140,8 +140,30 @@ def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
         return ()
 
 
+# libpq's words when the server, not the SQL, ended the session.
+SERVER_GONE = (
+    "server closed the connection unexpectedly",
+    "terminating connection",
+    "could not receive data from server",
+    "could not send data to server",
+    "connection already closed",
+    "SSL SYSCALL error",
+    "the database system is shutting down",
+)
+
+
 def migration_failed(error: Exception) -> DevDbError:
     reason = str(getattr(error, "orig", error)).strip().splitlines()
+    if getattr(error, "connection_invalidated", False) or any(
+        marker in line for marker in SERVER_GONE for line in reason
+    ):
+        return DevDbError(
+            "the database server went away during the migration: "
+            f"{reason[0] if reason else type(error).__name__}",
+            "the revision is not at fault: check the server (`invoke db.status`, "
+            "`invoke db.logs`; a stopped container, a full disk), then run again — "
+            "the interrupted revision was rolled back, the ones before it stay applied",
+        )
     return DevDbError(
         f"a migration failed: {reason[0] if reason else type(error).__name__}",
         "fix the revision and run again; revisions before it stay applied "

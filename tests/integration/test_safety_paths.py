@@ -540,3 +540,53 @@ def test_an_unwritable_schema_dump_says_the_migration_succeeded(
     assert "db.dump-schema" in output
     current = ok(run_invoke("db.current", env=env, cwd=project_copy))
     assert current.stdout.strip() == "001"
+
+
+# --- 5. Ways forward that keep data first -----------------------------------------
+
+
+def add_revision(project: Path, rev: str, down: str, up: str, down_sql: str) -> None:
+    versions = project / "backend" / "alembic" / "versions"
+    (versions / f"{rev}_test.py").write_text(
+        REVISION.format(
+            doc=f"Test {rev}.", rev=rev, down=down, up=up, down_sql=down_sql
+        )
+    )
+
+
+def test_status_check_fails_on_two_heads_or_an_unapplied_one(
+    project_copy: Path, database: Settings
+) -> None:
+    add_revision(project_copy, "002", "001", "CREATE TABLE a (id int)", "DROP TABLE a")
+    add_revision(project_copy, "003", "001", "CREATE TABLE b (id int)", "DROP TABLE b")
+    env = environment(PYTHONPATH=str(project_copy), DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", "--revision", "002", env=env, cwd=project_copy))
+    output = clean_failure(
+        run_invoke("db.status", "--check", env=env, cwd=project_copy), "2 heads"
+    )
+    assert "003" in output  # the head nobody applied is named
+    ok(run_invoke("db.upgrade", "--revision", "heads", env=env, cwd=project_copy))
+    clean_failure(
+        run_invoke("db.status", "--check", env=env, cwd=project_copy), "2 heads"
+    )
+
+
+def test_a_server_gone_mid_migration_blames_the_server(
+    project_copy: Path, database: Settings
+) -> None:
+    # The revision ends its own session: to the client, the server went away.
+    add_revision(
+        project_copy,
+        "002",
+        "001",
+        "SELECT pg_terminate_backend(pg_backend_pid())",
+        "SELECT 1",
+    )
+    env = environment(PYTHONPATH=str(project_copy), DATABASE_URL=url(database))
+    output = clean_failure(
+        run_invoke("db.upgrade", env=env, cwd=project_copy),
+        "the database server went away during the migration",
+        database.password,
+    )
+    assert "not at fault" in output
+    assert revision_of(database) == ["001"]
