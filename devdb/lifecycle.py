@@ -270,6 +270,19 @@ def destroy(
     return done
 
 
+def rows_in(settings: Settings) -> str:
+    """'tick_data (3 rows), ...' for the question; a database we cannot read has
+    nothing to list, and the question is asked all the same."""
+    from devdb.safety import DataAtRisk, tables_with_rows
+
+    try:
+        with connect(settings) as connection:
+            counts = tables_with_rows(connection)
+    except DevDbError:
+        return "its tables could not be counted"
+    return DataAtRisk((), tuple(sorted(counts.items())), True).describe()
+
+
 def reset(
     settings: Settings,
     *,
@@ -284,13 +297,12 @@ def reset(
     database one is connected to. ``WITH (FORCE)`` ends the sessions still in it,
     TimescaleDB's background workers included (timescale/timescaledb#4048).
     """
-    confirm_destructive(
-        settings,
-        f"drop and re-create the database '{settings.database}' (every row is lost)",
-        yes=yes,
-        force=force,
-        ask=ask,
-    )
+    action = f"drop and re-create the database '{settings.database}'"
+    # Non-local is refused before any connection; then the question says what goes.
+    refuse_non_local(settings, action, force=force)
+    if not yes:
+        action += f" (every row is lost: {rows_in(settings)})"
+    confirm_destructive(settings, action, yes=yes, force=force, ask=ask)
     from sqlalchemy.exc import DBAPIError  # lazy: see devdb.database.connect
 
     name = quote_identifier(settings.database)

@@ -172,6 +172,15 @@ def test_downgrade_of_an_empty_database_needs_no_yes_except_to_base(
     assert revision_of(database) == ["001"]
 
 
+def test_reset_without_yes_names_the_rows_it_would_delete(database: Settings) -> None:
+    env = environment(DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", env=env))
+    query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+    output = clean_failure(run_invoke("db.reset", env=env), "refusing to drop")
+    assert "public.tick_data (1 row)" in output
+    assert query(database, "SELECT count(*) FROM tick_data") == [(1,)]
+
+
 REVISION = '''"""{doc}"""
 
 from alembic import op
