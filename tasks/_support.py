@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,7 +24,15 @@ def reports_errors(function: F) -> F:
         from devdb.errors import DevDbError
 
         try:
-            return function(*args, **kwargs)
+            with warnings.catch_warnings():
+                # Alembic warns, with its own source line, about a down_revision no
+                # file defines; the ERROR line below names the file instead.
+                warnings.filterwarnings(
+                    "ignore",
+                    message=r"Revision \S+ referenced from",
+                    category=UserWarning,
+                )
+                return function(*args, **kwargs)
         except DevDbError as error:
             raise Exit(error.render(), code=1) from None
         except KeyboardInterrupt:
