@@ -172,6 +172,44 @@ def test_downgrade_of_an_empty_database_needs_no_yes_except_to_base(
     assert revision_of(database) == ["001"]
 
 
+def answer_on_a_terminal(
+    args: tuple[str, ...], answer: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run a task with a terminal as stdin, the answer already typed into it."""
+    import pty
+
+    main, terminal = pty.openpty()
+    try:
+        os.write(main, answer.encode() + b"\n")  # the tty buffers it until read
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(terminal)
+        os.close(main)
+
+
+def test_on_a_terminal_the_question_names_the_rows_and_no_keeps_them(
+    database: Settings,
+) -> None:
+    env = environment(DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", env=env))
+    query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+    refused = answer_on_a_terminal(("db.downgrade", "--steps", "1"), "n", env)
+    refused.stdout += "\n"  # the terminal would echo the typed answer's newline
+    output = clean_failure(refused, "cancelled: nothing was changed")
+    assert "public.tick_data (1 row)" in output and "Continue?" in output
+    assert revision_of(database) == ["001"]
+    ok(answer_on_a_terminal(("db.downgrade", "--steps", "1"), "y", env))
+    assert revision_of(database) == []
+
+
 def test_reset_without_yes_names_the_rows_it_would_delete(database: Settings) -> None:
     env = environment(DATABASE_URL=url(database))
     ok(run_invoke("db.upgrade", env=env))
