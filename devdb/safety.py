@@ -1,4 +1,11 @@
-"""The destructive-operation guard: ask first, and never touch a remote by accident."""
+"""The destructive-operation guard: ask first, and never touch a remote by accident.
+
+Every task that can lose data goes through here: `db.downgrade` and `db.redo`
+(``guard_downgrade``), `db.reset` and `db.destroy` (``confirm_destructive``),
+`db.stamp` (``refuse_non_local``). The non-local refusal is decided from the
+settings alone, before any connection; what a downgrade would lose is measured
+on the database (``data_at_risk``) and said in the question or the refusal.
+"""
 
 from __future__ import annotations
 
