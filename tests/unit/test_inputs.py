@@ -148,3 +148,17 @@ def test_the_machine_lock_names_its_holder_and_gives_up(tmp_path) -> None:
     with machine_lock(name, wait_seconds=0):
         pass  # free again
     machine_lock_path(name).unlink()
+
+
+def test_which_tables_a_downgrade_sql_reaches() -> None:
+    from devdb.safety import UNBOUNDED_SQL, mentioned
+
+    sql = 'DROP INDEX idx_tick_price;\nDROP TABLE trades;\nALTER TABLE "Quotes" DROP x;'
+    assert mentioned("public.trades", sql)
+    assert mentioned("public.Quotes", sql)
+    assert not mentioned("public.tick_data", sql)  # idx_tick_price is not tick_data
+    assert not mentioned("public.trade", sql)
+    # SQL that can reach tables it does not name makes every table count.
+    for reaching in ("DROP TABLE t CASCADE", "DROP SCHEMA s", "DO $$ BEGIN END $$"):
+        assert UNBOUNDED_SQL.search(reaching)
+    assert not UNBOUNDED_SQL.search(sql)
