@@ -41,6 +41,12 @@ def docker_client() -> docker.DockerClient:
     try:
         client = docker.from_env(timeout=30)
         client.ping()
+    except ValueError as error:  # urllib's verdict on a malformed DOCKER_HOST
+        raise DevDbError(
+            f"DOCKER_HOST is not a Docker engine address: {first_line(str(error))}",
+            "fix or unset DOCKER_HOST (e.g. unix:///var/run/docker.sock or "
+            "tcp://HOST:2376)",
+        ) from None
     except docker.errors.DockerException as error:
         raise DevDbError(
             f"the Docker daemon is not reachable at {where}: "
@@ -261,7 +267,8 @@ def start(container: Container, *, existing: bool = True) -> None:
             raise busy_port_error(bound_port(container), existing=existing) from None
         raise DevDbError(
             f"Docker could not start {container.name}: {first_line(text)}",
-            "see `invoke db.logs`; `invoke db.destroy` then `invoke db.up` starts afresh",
+            "see `invoke db.logs`, fix what it says, then `invoke db.up` (the data is "
+            "kept); `invoke db.destroy` deletes the data and starts afresh",
         ) from None
 
 

@@ -44,6 +44,12 @@ def connection_error(
             "fix the host in DATABASE_URL",
         )
     first = reason.splitlines()[0] if reason else type(error).__name__
+    if "SSL" in reason:
+        return DevDbError(
+            f"no TLS connection to {where}: {first}",
+            "check sslmode/sslrootcert in DATABASE_URL against what that server "
+            "offers; the dev container speaks no TLS",
+        )
     return DevDbError(
         f"no database answers at {where}: {first}",
         "start the dev database with `invoke db.up`, or fix DATABASE_URL",

@@ -7,8 +7,12 @@ are thin wrappers around these.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import re
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ from devdb.devcontainer import dev_container, managed_only, wanted_config, warn_
 from devdb.errors import DevDbError
 from devdb.image_fetch import ensure_image
 from devdb.revisions import quick_heads
-from devdb.safety import confirm_destructive
+from devdb.safety import confirm_destructive, refuse_non_local
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -39,15 +43,63 @@ class UpResult:
     applied: tuple[str, ...] = ()
 
 
+LOCK_POLL_SECONDS = 0.2
+
+
+def machine_lock_path(name: str) -> Path:
+    """Where the lock for ``name`` lives: never a path built from the raw name.
+
+    Only the name's safe characters appear in the file name (for people looking in
+    /tmp); a digest of the whole name keeps two names that clean up alike apart.
+    """
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60]
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"{readable}-{digest}.lock"
+
+
 @contextmanager
-def machine_lock(name: str) -> Iterator[None]:
-    """An exclusive lock for this machine's processes, held for the block."""
-    path = Path(tempfile.gettempdir()) / f"{name}.lock"
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def machine_lock(name: str, *, wait_seconds: float = 60.0) -> Iterator[None]:
+    """An exclusive lock for this machine's processes, held for the block.
+
+    The holder writes who it is into the lock file; a second process says whom it
+    waits for, and gives up after ``wait_seconds`` naming the holder, like the
+    migration lock, rather than wait silently without end.
+    """
+    path = machine_lock_path(name)
+    with path.open("a+") as handle:
+        deadline = time.monotonic() + wait_seconds
+        announced = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise DevDbError(
+                        f"{holder} still holds the lock {path} after "
+                        f"{wait_seconds:g} s",
+                        "let it finish (or stop it), then run again; "
+                        "DEVDB_MIGRATION_LOCK_WAIT sets how long to wait",
+                    ) from None
+                if not announced:
+                    note(f"Waiting up to {wait_seconds:g} s for {holder} ...")
+                    announced = True
+                time.sleep(LOCK_POLL_SECONDS)
         try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(
+                f"pid {os.getpid()} ({' '.join(sys.argv[:3])[:80]}, since "
+                f"{time.strftime('%H:%M:%S')})"
+            )
+            handle.flush()
             yield
         finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -68,7 +120,10 @@ def up(
     spec = images.image_spec(settings.image)
     # Two `db.up` at once (two terminals, a script and a person) would race to
     # create the same container; on one machine they take turns instead.
-    with machine_lock(f"devdb-up-{settings.container_name}"):
+    with machine_lock(
+        f"devdb-up-{settings.container_name}",
+        wait_seconds=settings.migration_lock_wait,
+    ):
         container = dev_container(client, settings)
         if container is not None and recreate:
             note(
@@ -128,13 +183,12 @@ def at_head_quickly(settings: Settings) -> bool:
         return False
     try:
         connection = psycopg2.connect(
-            host=settings.host,
-            port=settings.port,
-            user=settings.user,
-            password=settings.password,
-            dbname=settings.database,
-            connect_timeout=5,
-            application_name="devdb",
+            **{
+                "connect_timeout": 5,
+                "application_name": "devdb",
+                # sslmode and the other URL parameters hold here too
+                **settings.libpq_parameters(),
+            }
         )
     except psycopg2.Error:
         return False
@@ -173,6 +227,11 @@ def destroy(
     import docker.errors
 
     managed_only(settings, "destroy")
+    engine = os.environ.get("DOCKER_HOST") or "this machine's Docker"
+    action = f"delete {settings.container_name} and every row in {settings.volume_name}"
+    engine_is_local = containers.docker_engine_is_local()
+    # Before talking to the engine: another machine's is refused without --force.
+    refuse_non_local(settings, action, force=force, where=engine, local=engine_is_local)
     client = containers.docker_client()
     container = dev_container(client, settings)
     try:
@@ -192,14 +251,13 @@ def destroy(
             "it is left alone",
             "remove it yourself (`docker volume rm ...`) if you are sure",
         )
-    engine = os.environ.get("DOCKER_HOST") or "this machine's Docker"
     confirm_destructive(
         settings,
-        f"delete {settings.container_name} and every row in {settings.volume_name}",
+        action,
         yes=yes,
         force=force,
         where=engine,
-        local=containers.docker_engine_is_local(),
+        local=engine_is_local,
         ask=ask,
     )
     done: list[str] = []
@@ -211,6 +269,19 @@ def destroy(
         volume.remove(force=True)
         done.append(f"Removed volume {settings.volume_name}")
     return done
+
+
+def rows_in(settings: Settings) -> str:
+    """'tick_data (3 rows), ...' for the question; a database we cannot read has
+    nothing to list, and the question is asked all the same."""
+    from devdb.safety import DataAtRisk, tables_with_rows
+
+    try:
+        with connect(settings) as connection:
+            counts = tables_with_rows(connection)
+    except DevDbError:
+        return "its tables could not be counted"
+    return DataAtRisk((), tuple(sorted(counts.items())), True).describe()
 
 
 def reset(
@@ -227,13 +298,12 @@ def reset(
     database one is connected to. ``WITH (FORCE)`` ends the sessions still in it,
     TimescaleDB's background workers included (timescale/timescaledb#4048).
     """
-    confirm_destructive(
-        settings,
-        f"drop and re-create the database '{settings.database}' (every row is lost)",
-        yes=yes,
-        force=force,
-        ask=ask,
-    )
+    action = f"drop and re-create the database '{settings.database}'"
+    # Non-local is refused before any connection; then the question says what goes.
+    refuse_non_local(settings, action, force=force)
+    if not yes:
+        action += f" (every row is lost: {rows_in(settings)})"
+    confirm_destructive(settings, action, yes=yes, force=force, ask=ask)
     from sqlalchemy.exc import DBAPIError  # lazy: see devdb.database.connect
 
     name = quote_identifier(settings.database)
@@ -248,7 +318,8 @@ def reset(
                 f"could not re-create the database '{settings.database}': "
                 f"{reason[0] if reason else type(error).__name__}",
                 "the user needs the CREATEDB privilege (the dev container's user has "
-                "it); `invoke db.destroy --yes` then `invoke db.up` also starts afresh",
+                "it); `invoke db.destroy --yes` then `invoke db.up` also starts "
+                "afresh (that deletes the dev data)",
             ) from None
     note(
         f"Re-created the empty database '{settings.database}' at {settings.safe_url()}"

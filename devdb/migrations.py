@@ -39,6 +39,7 @@ def alembic_config(settings: Settings, script_location: str | None = None) -> Co
     return config
 
 
+OUT_OF_RANGE = re.compile(r"Walked too far|Relative revision|didn't produce")
 UNKNOWN_REVISION = re.compile(r"Can't locate revision identified by '([^']*)'")
 
 
@@ -63,6 +64,12 @@ def command_error(
         return DevDbError(
             f"unknown revision '{revision}'",
             "`invoke db.history` lists the revisions; 'head', 'base', '+1', '-1' also work",
+        )
+    if OUT_OF_RANGE.search(text):
+        return DevDbError(
+            f"the target revision is out of range: {text.splitlines()[0]}",
+            "keep --revision / --steps within the revisions `invoke db.history` "
+            "lists, counted from where the database is (`invoke db.current`)",
         )
     return DevDbError(text.splitlines()[0], "`invoke db.history` lists the revisions")
 
@@ -136,6 +143,16 @@ def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
 # TimescaleDB's refusal on an Apache-only build (Debian's package, the -oss images):
 # 0A000 "functionality not supported under the current "apache" license".
 APACHE_LICENCE_REFUSAL = re.compile(r'under the current "apache" license')
+# libpq's words when the server, not the SQL, ended the session.
+SERVER_GONE = (
+    "server closed the connection unexpectedly",
+    "terminating connection",
+    "could not receive data from server",
+    "could not send data to server",
+    "connection already closed",
+    "SSL SYSCALL error",
+    "the database system is shutting down",
+)
 
 
 def migration_failed(error: Exception) -> DevDbError:
@@ -148,6 +165,16 @@ def migration_failed(error: Exception) -> DevDbError:
             'TimescaleDB is the Apache-only build (timescaledb.license = "apache")',
             "run it on an image built with tsl/ (`invoke image.list`: licence "
             "timescale), or the official timescale/timescaledb image",
+        )
+    if getattr(error, "connection_invalidated", False) or any(
+        marker in line for marker in SERVER_GONE for line in reason
+    ):
+        return DevDbError(
+            "the database server went away during the migration: "
+            f"{reason[0] if reason else type(error).__name__}",
+            "the revision is not at fault: check the server (`invoke db.status`, "
+            "`invoke db.logs`; a stopped container, a full disk), then run again — "
+            "the interrupted revision was rolled back, the ones before it stay applied",
         )
     return DevDbError(
         f"a migration failed: {reason[0] if reason else type(error).__name__}",

@@ -99,8 +99,9 @@ def wait_until_ready(
                     f"the database container {container.name} stopped while starting "
                     f"(state: {container.status}); its last log lines:\n"
                     + last_log_lines(container),
-                    "fix what the log says; `invoke db.destroy` then `invoke db.up` "
-                    "starts from an empty volume",
+                    "fix what the log says (free disk space; switch back to the image "
+                    "the volume was made with) and `invoke db.up` again: the data is "
+                    "kept; `invoke db.destroy` deletes the data and starts empty",
                 )
             next_container_check = now + CONTAINER_CHECK_SECONDS
         if now >= deadline:
@@ -138,5 +139,6 @@ def refused_for_good(
     return DevDbError(
         f"the database in {container.name} refused the connection: "
         f"{first_reason_line(reason)}",
-        "read `invoke db.logs`; `invoke db.destroy --yes` then `invoke db.up` starts afresh",
+        "read `invoke db.logs`, fix what it says, then `invoke db.up` (the data is "
+        "kept); `invoke db.destroy --yes` deletes the data and starts afresh",
     )

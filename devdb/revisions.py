@@ -56,9 +56,12 @@ def read_revisions(script_location: Path) -> tuple[list[Script], list[str]]:
     except CommandError as error:
         raise unreadable(script_location, error) from None
     except KeyError as error:  # what walking the map raises for a dangling parent
+        from devdb.failures import files_building_on
+
+        where = files_building_on(str(error.args[0]), script_location / "versions")
         raise DevDbError(
-            f"a revision in {shown(script_location)} builds on revision "
-            f"{error.args[0]!r}, which no file defines",
+            f"{where or f'a revision in {shown(script_location)}'} builds on "
+            f"revision {error.args[0]!r}, which no file defines",
             "fix that revision's down_revision, or restore the missing file",
         ) from None
     revisions.reverse()
@@ -192,3 +195,15 @@ def unreleased_revisions(
         if script.path
         and not is_released(Path(script.path), project_root, release_branch)
     ]
+
+
+def docstring_line(message: str) -> str:
+    """A revision message made safe to sit between the template's triple quotes.
+
+    The message is data, never code: whitespace (newlines included) collapses to
+    single spaces, unprintable characters go, and backslashes and double quotes are
+    escaped, so no message can close the docstring. Alembic makes the file name's
+    slug from the same text (word characters only).
+    """
+    printable = "".join(ch for ch in " ".join(message.split()) if ch.isprintable())
+    return printable.replace("\\", "\\\\").replace('"', '\\"')

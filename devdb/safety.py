@@ -1,10 +1,18 @@
-"""The destructive-operation guard: ask first, and never touch a remote by accident."""
+"""The destructive-operation guard: ask first, and never touch a remote by accident.
+
+Every task that can lose data goes through here: `db.downgrade` and `db.redo`
+(``guard_downgrade``), `db.reset` and `db.destroy` (``confirm_destructive``),
+`db.stamp` (``refuse_non_local``). The non-local refusal is decided from the
+settings alone, before any connection; what a downgrade would lose is measured
+on the database (``data_at_risk``) and said in the question or the refusal.
+"""
 
 from __future__ import annotations
 
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devdb import migrations
@@ -12,6 +20,9 @@ from devdb.errors import DevDbError
 from devdb.revisions import script_directory
 
 if TYPE_CHECKING:
+    from alembic.script import Script
+    from sqlalchemy.engine import Connection
+
     from devdb.settings import Settings
 
 
@@ -21,6 +32,29 @@ def ask_on_terminal(question: str) -> bool:
     except EOFError:
         return False  # stdin closed mid-question: that is not a yes
     return answer.strip().lower() in ("y", "yes")
+
+
+def refuse_non_local(
+    settings: Settings,
+    action: str,
+    *,
+    force: bool,
+    where: str | None = None,
+    local: bool | None = None,
+) -> None:
+    """Refuse ``action`` on a database (or engine) that is not on this machine.
+
+    Decided from the settings alone, before any connection: a shared or managed
+    database is never reached by a destructive task that was not told ``--force``.
+    """
+    where = where or settings.safe_url()
+    local = settings.is_local if local is None else local
+    if not local and not force:
+        raise DevDbError(
+            f"refusing to {action} on {where}: it is not a local database",
+            "if you really mean that one, run again with --force "
+            "(and --yes to skip the question)",
+        )
 
 
 def confirm_destructive(
@@ -43,13 +77,7 @@ def confirm_destructive(
     (``db.destroy`` deletes a container on a Docker engine). Nothing here connects.
     """
     where = where or settings.safe_url()
-    local = settings.is_local if local is None else local
-    if not local and not force:
-        raise DevDbError(
-            f"refusing to {action} on {where}: it is not a local database",
-            "if you really mean that one, run again with --force "
-            "(and --yes to skip the question)",
-        )
+    refuse_non_local(settings, action, force=force, where=where, local=local)
     if yes:
         return
     if interactive is None:
@@ -67,6 +95,26 @@ def confirm_destructive(
 
 
 RELATIVE_DOWNGRADE = re.compile(r"(?P<anchor>[^+@]*?)-(?P<steps>\d+)")
+# Schemas whose tables belong to PostgreSQL or TimescaleDB, not to the project: a
+# hypertable's rows are counted on the hypertable itself, not on its chunks.
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+SYSTEM_SCHEMA_PREFIXES = ("_timescaledb", "timescaledb_", "pg_temp", "pg_toast_temp")
+# Counting stops here: enough to say "a lot", without scanning a big table whole.
+ROW_COUNT_CAP = 1_000_000
+# Downgrade SQL that can lose rows in tables it does not name: every table counts.
+UNBOUNDED_SQL = re.compile(
+    r"\b(CASCADE|DROP\s+SCHEMA|DROP\s+OWNED|DROP\s+EXTENSION|EXECUTE|DO)\b",
+    re.IGNORECASE,
+)
+
+
+def check_downgrade_target(target: str) -> None:
+    """Refuse targets whose landing place the guard could not work out."""
+    if "@" in target or "+" in target:
+        raise DevDbError(
+            f"db.downgrade does not take the target '{target}'",
+            "name a revision id, 'base', or a relative target such as -1 or 001-1",
+        )
 
 
 def lands_on_base(settings: Settings, target: str) -> bool:
@@ -75,15 +123,12 @@ def lands_on_base(settings: Settings, target: str) -> bool:
     Alembic accepts 'base', a revision id, and relative targets: '-2' (from the
     database's revision), '001-1', 'head-1', 'heads-1'. Each relative one is walked
     down the revision files here, so none slips past the guard. Branch ('x@-1') and
-    '+N' targets are refused: the guard could not tell where they land.
+    '+N' targets are refused: the guard could not tell where they land. Only a bare
+    '-N' needs the database (its revision is the anchor).
     """
     if target == "base":
         return True
-    if "@" in target or "+" in target:
-        raise DevDbError(
-            f"db.downgrade does not take the target '{target}'",
-            "name a revision id, 'base', or a relative target such as -1 or 001-1",
-        )
+    check_downgrade_target(target)
     relative = RELATIVE_DOWNGRADE.fullmatch(target)
     if relative is None:
         return False  # an absolute revision id: Alembic checks it exists
@@ -112,12 +157,208 @@ def lands_on_base(settings: Settings, target: str) -> bool:
     return start is None
 
 
+def visibly_base(settings: Settings, target: str) -> bool:
+    """Whether the revision files alone show ``target`` reaches base ('base',
+    '001-1', 'head-1'); only words a refusal given before connecting."""
+    relative = RELATIVE_DOWNGRADE.fullmatch(target)
+    if target == "base" or (relative is not None and relative.group("anchor")):
+        return lands_on_base(settings, target)
+    return False
+
+
+@dataclass(frozen=True)
+class DataAtRisk:
+    """What a downgrade would undo, and the rows it would take with it."""
+
+    undone: tuple[str, ...]
+    # (schema.table, rows) for tables holding rows the undone revisions may drop;
+    # rows == ROW_COUNT_CAP means "at least that many".
+    tables: tuple[tuple[str, int], ...]
+    to_base: bool
+
+    def describe(self) -> str:
+        shown = ", ".join(
+            f"{name} ({'over ' if rows >= ROW_COUNT_CAP else ''}{rows} "
+            f"row{'' if rows == 1 else 's'})"
+            for name, rows in self.tables
+        )
+        return shown or "no rows"
+
+
+def tables_with_rows(connection: Connection) -> dict[str, int]:
+    """Every user table that holds rows, with its row count (capped)."""
+    from sqlalchemy import text
+
+    from devdb.database import quote_identifier
+
+    names = connection.execute(
+        text(
+            "SELECT n.nspname, c.relname FROM pg_class c"
+            "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p', 'm')"
+            "   AND NOT c.relispartition"
+            "   AND c.relname <> 'alembic_version'"
+            " ORDER BY 1, 2"
+        )
+    ).all()
+    counts: dict[str, int] = {}
+    for schema, table in names:
+        if schema in SYSTEM_SCHEMAS or schema.startswith(SYSTEM_SCHEMA_PREFIXES):
+            continue
+        qualified = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+        rows = connection.execute(
+            text(
+                f"SELECT count(*) FROM (SELECT 1 FROM {qualified}"
+                f" LIMIT {ROW_COUNT_CAP}) AS capped"
+            )
+        ).scalar_one()
+        if rows:
+            counts[f"{schema}.{table}"] = int(rows)
+    connection.commit()
+    return counts
+
+
+def downgrade_sql(undone: list[Script]) -> str | None:
+    """The SQL the undone revisions' downgrade() would run, or None if unknown.
+
+    Each revision's downgrade() runs against Alembic's offline (as-SQL) context, as
+    `alembic downgrade --sql` would, so nothing touches the database. A revision that
+    needs a live connection (op.get_bind()) cannot be rendered: None.
+    """
+    import io
+
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    buffer = io.StringIO()
+    context = MigrationContext.configure(
+        dialect_name="postgresql",
+        opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True},
+    )
+    try:
+        with Operations.context(context):
+            for script in undone:
+                script.module.downgrade()
+    except Exception:  # any failure only means "could not tell": count every table
+        return None
+    return buffer.getvalue()
+
+
+def mentioned(table: str, sql: str) -> bool:
+    """Whether the downgrade SQL names ``table`` (schema-qualified or not)."""
+    name = table.partition(".")[2]
+    return any(
+        re.search(rf"(?<![\w$]){re.escape(spelled)}(?![\w$])", sql, re.IGNORECASE)
+        for spelled in (name, f'"{name}"')
+    )
+
+
+def data_at_risk(settings: Settings, target: str) -> DataAtRisk:
+    """What downgrading the database to ``target`` would undo and which rows it
+    would put at risk.
+
+    Which tables: the undone revisions' downgrade SQL is rendered offline and every
+    table holding rows whose name it mentions counts. That follows what the SQL
+    really does (a revision adding an index drops no rows, one dropping a table
+    does) without a copy of the database. When the SQL cannot be rendered, or it
+    can reach tables it does not name (CASCADE, DROP SCHEMA / EXTENSION / OWNED,
+    dynamic SQL in DO/EXECUTE), or the target is base, every table with rows counts:
+    the guard errs towards asking.
+    """
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    from devdb.database import connect
+    from devdb.revisions import database_revisions
+
+    check_downgrade_target(target)
+    script = script_directory(settings.script_location)
+    with connect(settings) as connection:
+        current = database_revisions(connection)
+        if not current:
+            return DataAtRisk((), (), False)  # at base: nothing to undo, no rows lost
+        try:
+            undone = list(
+                script.iterate_revisions(current, target, select_for_downgrade=True)
+            )
+        except (CommandError, RevisionError) as error:
+            raise DevDbError(
+                f"cannot downgrade from {' '.join(current) or 'base'} to "
+                f"'{target}': {str(error).splitlines()[0]}",
+                "`invoke db.history` lists the revisions; `invoke db.current` shows "
+                "where the database is",
+            ) from None
+        if not undone:
+            return DataAtRisk((), (), False)
+        counts = tables_with_rows(connection)
+    remaining = {
+        below
+        for script_revision in undone
+        for below in _down_revisions(script_revision)
+    } - {r.revision for r in undone}
+    to_base = not remaining
+    sql = None if to_base else downgrade_sql(undone)
+    if sql is None or UNBOUNDED_SQL.search(sql):
+        at_risk = counts
+    else:
+        at_risk = {name: rows for name, rows in counts.items() if mentioned(name, sql)}
+    return DataAtRisk(
+        tuple(r.revision for r in undone), tuple(sorted(at_risk.items())), to_base
+    )
+
+
+def _down_revisions(script_revision: Script) -> tuple[str, ...]:
+    down = script_revision.down_revision
+    if down is None:
+        return ()
+    return (down,) if isinstance(down, str) else tuple(down)
+
+
+def guard_downgrade(
+    settings: Settings,
+    target: str,
+    *,
+    yes: bool,
+    force: bool,
+    action: str | None = None,
+    ask: Callable[[str], bool] | None = None,
+) -> DataAtRisk:
+    """Return when downgrading to ``target`` may go ahead, else raise DevDbError.
+
+    Non-local: refused without --force before any connection. Local (or forced):
+    asks when the undone revisions put rows at risk, or undo every revision;
+    ``--yes`` answers for scripts, and without a terminal it refuses.
+    """
+    check_downgrade_target(target)
+    label = action or (
+        "downgrade to base (drop every table)"
+        if visibly_base(settings, target)
+        else f"downgrade to '{target}'"
+    )
+    refuse_non_local(settings, label, force=force)
+    risk = data_at_risk(settings, target)
+    if not risk.undone:
+        return risk
+    if risk.tables or risk.to_base or not settings.is_local:
+        undoing = ", ".join(risk.undone)
+        what = (
+            f"{label}: undoing {undoing} drops every table"
+            if risk.to_base
+            else f"{label}: undoing {undoing}"
+        )
+        confirm_destructive(
+            settings,
+            f"{what}; rows at risk: {risk.describe()}",
+            yes=yes,
+            force=force,
+            ask=ask,
+        )
+    return risk
+
+
 def downgrade_guarded(
     settings: Settings, target: str, *, yes: bool, force: bool
 ) -> None:
-    """Downgrade; undoing every revision (dropping all tables) must be confirmed."""
-    if lands_on_base(settings, target):
-        confirm_destructive(
-            settings, "downgrade to base (drop every table)", yes=yes, force=force
-        )
+    """Downgrade once the guard agrees (see guard_downgrade)."""
+    guard_downgrade(settings, target, yes=yes, force=force)
     migrations.downgrade(settings, target)

@@ -22,7 +22,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from devdb.errors import DevDbError
 
@@ -33,6 +33,50 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 IMAGE_SOURCES = ("auto", "official", "offline")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 URL_SHAPE = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+# libpq's connection parameters that may follow '?' in DATABASE_URL. The URL's own
+# parts (user, password, dbname, port) are not among them: one place each.
+LIBPQ_PARAMETERS = frozenset(
+    [
+        "host",
+        "hostaddr",
+        "passfile",
+        "channel_binding",
+        "connect_timeout",
+        "client_encoding",
+        "options",
+        "application_name",
+        "fallback_application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "gssencmode",
+        "sslmode",
+        "requiressl",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslcertmode",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "sslsni",
+        "sslnegotiation",
+        "requirepeer",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "krbsrvname",
+        "gsslib",
+        "gssdelegation",
+        "service",
+        "target_session_attrs",
+        "load_balance_hosts",
+        "require_auth",
+    ]
+)
+SECRET_PARAMETERS = frozenset({"sslpassword"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +89,9 @@ class Settings:
     # True when DATABASE_URL named the database: the tasks then never look for the
     # dev container's port but use the URL exactly as given.
     exact_target: bool = False
+    # DATABASE_URL's query parameters (sslmode, sslrootcert, options, ...), passed
+    # to libpq as they are: a managed database that requires TLS gets TLS.
+    query: tuple[tuple[str, str], ...] = ()
     image: str = "pg17-ts2.19"
     image_source: str = "auto"
     container_name: str = "stock-tracker-db"
@@ -105,7 +152,12 @@ class Settings:
 
     @property
     def is_local(self) -> bool:
-        return self.host in LOCAL_HOSTS or self.host.startswith("127.")
+        # A Unix socket directory ('/var/run/postgresql') is this machine's server.
+        return (
+            self.host in LOCAL_HOSTS
+            or self.host.startswith("127.")
+            or self.host.startswith("/")
+        )
 
     @property
     def engine_address(self) -> str:
@@ -120,14 +172,34 @@ class Settings:
         """The SQLAlchemy URL (psycopg2 driver) of the database, or of another one."""
         from sqlalchemy.engine import URL
 
+        query: dict[str, list[str]] = {}
+        for name, value in self.query:
+            query.setdefault(name, []).append(value)
+        socket = self.host.startswith("/")
+        if socket:
+            # A socket directory cannot sit in the URL's host part; libpq reads
+            # it from the query, as in DATABASE_URL's own '?host=/path'.
+            query["host"] = [self.host]
         return URL.create(
             "postgresql+psycopg2",
             username=self.user,
             password=self.password,
-            host=self.host,
+            host=None if socket else self.host,
             port=self.port,
             database=database or self.database,
+            query={k: v[0] if len(v) == 1 else tuple(v) for k, v in query.items()},
         )
+
+    def libpq_parameters(self) -> dict[str, Any]:
+        """Keyword arguments for psycopg2.connect: the URL's parts and parameters."""
+        return {
+            **dict(self.query),
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": self.database,
+        }
 
     def safe_url(self) -> str:
         """The URL for people to read: the password is never shown.
@@ -137,7 +209,17 @@ class Settings:
         """
         host = f"[{self.host}]" if ":" in self.host else self.host
         user, database = quote(self.user, safe=""), quote(self.database, safe="")
-        return f"postgresql://{user}:***@{host}:{self.port}/{database}"
+        query = "&".join(
+            f"{name}={'***' if name in SECRET_PARAMETERS else quote(value, safe='/')}"
+            for name, value in self.query
+        )
+        if self.host.startswith("/"):
+            return f"postgresql://{user}:***@/{database}?host={host}" + (
+                f"&{query}" if query else ""
+            )
+        return f"postgresql://{user}:***@{host}:{self.port}/{database}" + (
+            f"?{query}" if query else ""
+        )
 
     def with_port(self, port: int) -> Settings:
         check_port(port)
@@ -153,6 +235,7 @@ def parse_database_url(raw: str) -> dict[str, Any]:
     # postgres:// is what Heroku-style providers hand out; SQLAlchemy wants postgresql.
     if raw.startswith("postgres://"):
         raw = "postgresql://" + raw[len("postgres://") :]
+    refuse_unencoded_at(raw, "DATABASE_URL")
     try:
         url = make_url(raw)
         port = url.port
@@ -174,13 +257,20 @@ def parse_database_url(raw: str) -> dict[str, Any]:
             "DATABASE_URL names no database",
             f"add the database name at the end: {URL_SHAPE}",
         )
+    query, socket_host = url_parameters(url.query, asyncpg=driver == "asyncpg")
+    if url.host and socket_host:
+        raise DevDbError(
+            "DATABASE_URL names a host twice: in the URL and as ?host=",
+            "keep one of them",
+        )
     return {
         "user": url.username or "postgres",
         "password": url.password or "",
-        "host": url.host or "localhost",
+        "host": url.host or socket_host or "localhost",
         "port": port or 5432,
         "database": url.database,
         "exact_target": True,
+        "query": query,
     }
 
 
@@ -202,27 +292,122 @@ def docker_engine_host(environ: dict[str, str]) -> str | None:
     return host
 
 
+def refuse_unencoded_at(raw: str, source: str) -> None:
+    """An '@' left in the password makes the rest look like the host: refuse it.
+
+    Nothing of the URL is quoted back: the part before the last '@' is a password.
+    """
+    try:
+        netloc = urlsplit(raw).netloc
+    except ValueError:
+        netloc = raw.partition("://")[2].partition("/")[0]
+    if netloc.count("@") > 1:
+        raise DevDbError(
+            f"{source} has more than one '@' before the host: the password (or user "
+            "name) holds an '@' that is not percent-encoded",
+            "percent-encode the password: '@' becomes %40 (and ':' %3A, '/' %2F, "
+            "'%' %25), e.g. python3 -c 'import urllib.parse,getpass; "
+            'print(urllib.parse.quote(getpass.getpass(), safe=""))\'',
+        )
+
+
+def url_parameters(
+    raw: Any, *, asyncpg: bool
+) -> tuple[tuple[tuple[str, str], ...], str]:
+    """DATABASE_URL's query as libpq parameters, and a socket directory from ?host=.
+
+    An unknown parameter is refused rather than dropped: a silently ignored
+    ``sslmode`` would mean plaintext where TLS was asked for.
+    """
+    pairs: list[tuple[str, str]] = []
+    socket_host = ""
+    for name, values in raw.items():
+        for value in (values,) if isinstance(values, str) else values:
+            if asyncpg and name == "ssl":
+                # The backend's asyncpg URLs say ssl=; libpq says sslmode=.
+                name = "sslmode"
+                value = {"true": "require", "false": "disable"}.get(
+                    value.lower(), value
+                )
+            if name == "host":
+                if not value.startswith("/"):
+                    raise DevDbError(
+                        "DATABASE_URL's ?host= is not a socket directory",
+                        "put a TCP host in the URL itself (…@HOST:PORT/…); ?host= "
+                        "takes a directory such as /var/run/postgresql",
+                    )
+                socket_host = value
+                continue
+            if name not in LIBPQ_PARAMETERS:
+                raise DevDbError(
+                    f"DATABASE_URL has the parameter '{name}', which this toolkit "
+                    "does not pass on",
+                    "use libpq's parameters (sslmode, sslrootcert, options, ...) or "
+                    "put user, password, port and database in the URL itself",
+                )
+            pairs.append((name, value))
+    return tuple(pairs), socket_host
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
         with path.open("rb") as handle:
-            return dict(tomllib.load(handle).get("devdb", {}))
+            table = tomllib.load(handle).get("devdb", {})
     except tomllib.TOMLDecodeError as error:
         raise DevDbError(
             f"{path.name} is not valid TOML: {error}",
             f"fix or delete {path}",
         ) from None
-
-
-def _coerce(name: str, value: Any, kind: type) -> Any:
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
+    except UnicodeDecodeError:
         raise DevDbError(
-            f"setting '{name}' must be a {kind.__name__}, got {value!r}",
-            f"fix DEVDB_{name.upper()} or '{name}' in devdb.toml / devdb.local.toml",
+            f"{path.name} is not UTF-8 text, so it is not TOML",
+            f"save {path} as UTF-8, or delete it",
         ) from None
+    except OSError as error:
+        raise DevDbError(
+            f"cannot read {path.name}: {error.strerror}",
+            f"check the permissions of {path}",
+        ) from None
+    if not isinstance(table, dict):
+        raise DevDbError(
+            f"'devdb' in {path.name} is not a table",
+            f"write the settings under a [devdb] header in {path}",
+        )
+    return {name: (value, path.name) for name, value in table.items()}
+
+
+def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
+    """``value`` as ``kind``; numbers are validated, never rounded or truncated.
+
+    TOML hands over typed values (port = 1.9 is a float, host = 5 an int);
+    environment variables hand over text.
+    """
+    if isinstance(value, bool):
+        good = False  # True is an int to Python, not a port to anyone
+    elif kind is int:
+        good = isinstance(value, int) or (
+            isinstance(value, str) and value.strip().isdigit()
+        )
+    elif kind is float:
+        good = isinstance(value, int | float)
+        if isinstance(value, str):
+            try:
+                float(value)
+                good = True
+            except ValueError:
+                good = False
+    else:
+        good = isinstance(value, kind)
+    if not good:
+        raise DevDbError(
+            f"setting '{name}' in {source} must be "
+            f"{'a whole number' if kind is int else 'a number' if kind is float else 'text'}"
+            f", got {value!r}",
+            f"fix '{name}' in {source}",
+        )
+    return kind(value)
 
 
 def load_settings(
@@ -230,35 +415,40 @@ def load_settings(
 ) -> Settings:
     """Read the settings, highest precedence first as the module docstring says."""
     environ = dict(os.environ if environ is None else environ)
-    derived = ("project_root", "exact_target")
+    derived = ("project_root", "exact_target", "query")
     known = {f.name: f for f in fields(Settings) if f.name not in derived}
+    # Each value with where it came from, so an error names the file or variable;
+    # every source is checked, not only the one that wins.
+    layers = [
+        _read_toml(project_root / "devdb.toml"),
+        _read_toml(project_root / "devdb.local.toml"),
+        {
+            name: (environ[f"DEVDB_{name.upper()}"], f"DEVDB_{name.upper()}")
+            for name in known
+            if environ.get(f"DEVDB_{name.upper()}") not in (None, "")
+        },
+    ]
+    types = {"port": int, "ready_timeout": float, "migration_lock_wait": float}
     values: dict[str, Any] = {}
-    values.update(_read_toml(project_root / "devdb.toml"))
     # With a remote engine the dev container's port is on the engine's host, not
     # here: that host outranks the project's committed "localhost", and this
     # machine's file or DEVDB_HOST outrank it.
     engine_host = docker_engine_host(environ)
     if engine_host:
-        values["host"] = engine_host
-    values.update(_read_toml(project_root / "devdb.local.toml"))
-    for name in known:
-        env_value = environ.get(f"DEVDB_{name.upper()}")
-        if env_value not in (None, ""):
-            values[name] = env_value
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise DevDbError(
-            f"unknown setting(s): {', '.join(unknown)}",
-            f"known settings are: {', '.join(sorted(known))}",
-        )
+        layers.insert(1, {"host": (engine_host, "DOCKER_HOST")})
+    for layer in layers:
+        unknown = sorted(set(layer) - set(known))
+        if unknown:
+            raise DevDbError(
+                f"unknown setting(s): {', '.join(unknown)}",
+                f"known settings are: {', '.join(sorted(known))}",
+            )
+        for name, (value, source) in layer.items():
+            values[name] = _coerce(name, value, types.get(name, str), source)
     database_url = environ.get("DATABASE_URL", "").strip()
     if database_url:
         values.update(parse_database_url(database_url))
-
-    types = {"port": int, "ready_timeout": float, "migration_lock_wait": float}
-    for name, kind in types.items():
-        if name in values:
-            values[name] = _coerce(name, values[name], kind)
+    check_container_name(str(values.get("container_name", Settings.container_name)))
     settings = Settings(project_root=project_root, **values)
     if settings.image_source not in IMAGE_SOURCES:
         raise DevDbError(
@@ -268,6 +458,21 @@ def load_settings(
         )
     check_port(settings.port)
     return settings
+
+
+# Docker's own rule for container names; the name also names the volume and the
+# machine lock file, so nothing else may pass.
+CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+
+
+def check_container_name(name: str) -> None:
+    if not CONTAINER_NAME.fullmatch(name):
+        raise DevDbError(
+            f"container_name {name!r} is not a Docker container name",
+            "use letters, digits, '_', '.' and '-' (starting with a letter or "
+            "digit): fix DEVDB_CONTAINER_NAME or container_name in devdb.toml / "
+            "devdb.local.toml",
+        )
 
 
 def check_port(port: int) -> None:
@@ -290,9 +495,9 @@ def remember_local_choices(settings: Settings) -> list[str]:
     file and a second run changes nothing. The file is rewritten whole: it belongs
     to this machine, and the toolkit owns its [devdb] table.
     """
-    project = _read_toml(settings.project_root / "devdb.toml")
+    project = _toml_values(settings.project_root / "devdb.toml")
     local_path = settings.project_root / "devdb.local.toml"
-    local = _read_toml(local_path)
+    local = _toml_values(local_path)
     merged = dict(local)
     for name in REMEMBERED:
         value = getattr(settings, name)
@@ -308,6 +513,10 @@ def remember_local_choices(settings: Settings) -> list[str]:
         lines.append(f"{name} = {_toml_value(value)}")
     local_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return sorted(name for name in merged if merged.get(name) != local.get(name))
+
+
+def _toml_values(path: Path) -> dict[str, Any]:
+    return {name: value for name, (value, _source) in _read_toml(path).items()}
 
 
 def _toml_value(value: Any) -> str:

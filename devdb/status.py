@@ -45,6 +45,16 @@ class Status:
                 + ", ".join(self.unknown_revisions)
                 + ", which no migration file here knows"
             )
+        if len(self.head) > 1:
+            # Two heads mean two lines of migrations nobody merged: `db.upgrade`
+            # would apply both in some order, so a check must not pass.
+            found.append(
+                f"the revision files have {len(self.head)} heads "
+                f"({', '.join(self.head)}); merge them"
+            )
+        unapplied = sorted(set(self.head) - set(self.current))
+        if unapplied and not self.pending:
+            found.append(f"head revision(s) not applied: {', '.join(unapplied)}")
         if self.pending:
             found.append(
                 f"{len(self.pending)} revision(s) pending: {', '.join(self.pending)}"

@@ -18,7 +18,7 @@ from devdb.images import reference_image
 from devdb.init_sql import init_sql_file
 from devdb.revisions import next_revision_id
 from devdb.roundtrip import schema_ignoring_extensions
-from devdb.safety import confirm_destructive, lands_on_base
+from devdb.safety import guard_downgrade, refuse_non_local
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -33,7 +33,11 @@ def redo(
     force: bool,
     ask: Callable[[str], bool] | None = None,
 ) -> str:
-    """Down one revision and up again: re-run the latest migration after editing it."""
+    """Down one revision and up again: re-run the latest migration after editing it.
+
+    Undoing the revision can drop rows: the same guard as `db.downgrade --steps 1`.
+    """
+    refuse_non_local(settings, "redo the latest revision", force=force)
     at = migrations.current(settings)
     if not at:
         raise DevDbError(
@@ -45,15 +49,9 @@ def redo(
             f"the database has several heads ({', '.join(at)}); redo needs one",
             "downgrade and upgrade by revision: `invoke db.downgrade --revision R`",
         )
-    if lands_on_base(settings, "-1"):
-        # Undoing the first revision drops every table: the same guard as base.
-        confirm_destructive(
-            settings,
-            f"redo {at[0]}, which drops every table first",
-            yes=yes,
-            force=force,
-            ask=ask,
-        )
+    guard_downgrade(
+        settings, "-1", yes=yes, force=force, action=f"redo {at[0]}", ask=ask
+    )
     migrations.downgrade(settings, "-1")
     migrations.upgrade(settings, at[0])
     return at[0]
@@ -65,7 +63,8 @@ def new_revision(settings: Settings, message: str) -> Path:
     from alembic import command
     from alembic.util import CommandError
 
-    if not message.strip():
+    message = revisions.docstring_line(message)
+    if not message:
         raise DevDbError(
             "a revision needs a message",
             'say what it changes: `invoke db.revision -m "add trades table"`',
@@ -74,7 +73,7 @@ def new_revision(settings: Settings, message: str) -> Path:
     existing = [info.revision for info in revisions.history(settings.script_location)]
     try:
         script = command.revision(
-            config, message=message.strip(), rev_id=next_revision_id(existing)
+            config, message=message, rev_id=next_revision_id(existing)
         )
     except CommandError as error:
         raise migrations.command_error(error) from None
@@ -238,11 +237,12 @@ def downgrade_dev_database_past(
         return [
             f"Dev database is at {' '.join(at) or 'base'}, not {target}: left alone"
         ]
-    confirm_destructive(
+    guard_downgrade(
         aimed,
-        f"downgrade the dev database past {target} (what {target} created is dropped)",
+        below or "base",
         yes=yes,
         force=force,
+        action=f"back out {target}",
         ask=ask,
     )
     migrations.downgrade(aimed, below or "base")

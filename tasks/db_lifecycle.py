@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Context, task
 
-from tasks._support import reports_errors, resolved_settings, settings
+from tasks._support import reports_errors, resolved_settings, settings, whole_number
 
 if TYPE_CHECKING:
     from devdb.status import Status
@@ -21,15 +21,17 @@ if TYPE_CHECKING:
 )
 @reports_errors
 def up(
-    c: Context, no_migrate: bool = False, recreate: bool = False, port: int = -1
+    c: Context, no_migrate: bool = False, recreate: bool = False, port: str = ""
 ) -> None:
     """Start (or reuse) the dev database, wait until it answers, upgrade to head."""
     from devdb import lifecycle
     from devdb.console import note
 
     chosen = settings()
-    if port >= 0:
-        chosen = chosen.with_port(port)
+    if port:
+        chosen = chosen.with_port(
+            whole_number(port, "--port", minimum=0, maximum=65535)
+        )
     result = lifecycle.up(chosen, migrate=not no_migrate, recreate=recreate)
     state = (
         "created"
@@ -153,11 +155,12 @@ def url(c: Context) -> None:
     }
 )
 @reports_errors
-def logs(c: Context, follow: bool = False, tail: int = 100) -> None:
+def logs(c: Context, follow: bool = False, tail: str = "100") -> None:
     """Print the dev database's server log."""
     from devdb import shell
 
-    shell.logs(settings(), follow=follow, tail=tail)
+    lines = whole_number(tail, "--tail", minimum=0)
+    shell.logs(settings(), follow=follow, tail=lines)
 
 
 @task(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Context, task
 
-from tasks._support import reports_errors, resolved_settings, settings
+from tasks._support import reports_errors, resolved_settings, settings, whole_number
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -26,8 +26,18 @@ def refresh_schema_dump(
         return
     from devdb import workflow
     from devdb.console import note
+    from devdb.errors import DevDbError
 
-    changed = workflow.refresh_schema_file(target, after_downgrade=after_downgrade)
+    try:
+        changed = workflow.refresh_schema_file(target, after_downgrade=after_downgrade)
+    except OSError as error:
+        # The migration is already committed: say so, or it looks like it failed.
+        raise DevDbError(
+            "the migration succeeded, but writing db/schema.sql failed: "
+            f"{error.strerror or error}",
+            "the database is migrated; make db/ writable, then "
+            "`invoke db.dump-schema` to refresh db/schema.sql",
+        ) from None
     note(
         "db/schema.sql updated: review the diff and commit it"
         if changed
@@ -61,8 +71,8 @@ def upgrade(
     help={
         "revision": "Target revision ('base' drops everything; '-1' is one step).",
         "steps": "Go down this many revisions instead of naming one.",
-        "yes": "Do not ask before dropping everything (downgrade to base).",
-        "force": "Allow downgrading to base on a non-local database.",
+        "yes": "Do not ask before undoing revisions whose tables hold rows.",
+        "force": "Allow any downgrade on a non-local database.",
         "no_dump": NO_DUMP_HELP,
     }
 )
@@ -70,7 +80,7 @@ def upgrade(
 def downgrade(
     c: Context,
     revision: str = "",
-    steps: int = 0,
+    steps: str = "",
     yes: bool = False,
     force: bool = False,
     no_dump: bool = False,
@@ -84,17 +94,27 @@ def downgrade(
             "db.downgrade needs exactly one of --revision or --steps",
             "e.g. `invoke db.downgrade --steps 1` or `invoke db.downgrade --revision base`",
         )
+    if steps:
+        revision = f"-{whole_number(steps, '--steps', minimum=1)}"
     target = resolved_settings()
-    safety.downgrade_guarded(target, revision or f"-{steps}", yes=yes, force=force)
+    safety.downgrade_guarded(target, revision, yes=yes, force=force)
     refresh_schema_dump(target, no_dump, after_downgrade=True)
 
 
-@task(help={"revision": "The revision to record, without running migrations."})
+@task(
+    help={
+        "revision": "The revision to record, without running migrations.",
+        "force": "Allow it on a non-local database (DATABASE_URL).",
+    }
+)
 @reports_errors
-def stamp(c: Context, revision: str) -> None:
+def stamp(c: Context, revision: str, force: bool = False) -> None:
     """Record a revision as current without running migrations (adopt a database)."""
-    from devdb import migrations
+    from devdb import migrations, safety
 
+    # A wrong stamp makes the next upgrade or downgrade run the wrong SQL on real
+    # data: on a shared database only on purpose.
+    safety.refuse_non_local(settings(), f"stamp '{revision}'", force=force)
     migrations.stamp(resolved_settings(), revision)
 
 
@@ -121,8 +141,8 @@ def history(c: Context) -> None:
 
 @task(
     help={
-        "yes": "Do not ask when redoing the first revision (it drops every table).",
-        "force": "Allow that on a non-local database.",
+        "yes": "Do not ask when the revision's tables hold rows (they are lost).",
+        "force": "Allow redo on a non-local database.",
         "no_dump": NO_DUMP_HELP,
     }
 )

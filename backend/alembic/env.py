@@ -92,6 +92,23 @@ def database_url() -> str:
     return sync_driver_url(url)
 
 
+def refuse_unencoded_at(url: str) -> None:
+    """Refuse a URL whose password holds a bare '@': SQLAlchemy would read the rest
+    as the host and print it in its errors. Nothing of the URL is echoed."""
+    from urllib.parse import urlsplit
+
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        netloc = url.partition("://")[2].partition("/")[0]
+    if netloc.count("@") > 1:
+        raise CommandError(
+            "the database URL has more than one '@' before the host: the password "
+            "holds an '@' that is not percent-encoded\n"
+            "TIP: percent-encode the password ('@' becomes %40)"
+        )
+
+
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of executing."""
     url = database_url()
@@ -237,9 +254,11 @@ def run_migrations_online() -> None:
     from sqlalchemy import create_engine, pool
     from sqlalchemy.exc import ArgumentError, OperationalError
 
+    url = database_url()
+    refuse_unencoded_at(url)
     try:
         # The URL itself may hold a password: the messages describe it, never echo it.
-        connectable = create_engine(database_url(), poolclass=pool.NullPool)
+        connectable = create_engine(url, poolclass=pool.NullPool)
         where = f"{connectable.url.host}:{connectable.url.port or 5432}"
     except (ArgumentError, ValueError):
         raise CommandError(

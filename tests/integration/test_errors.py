@@ -164,10 +164,9 @@ def test_reset_refuses_a_remote_host_and_redo_never_reaches_it(own_container):
     assert_clean_failure(
         run_invoke("db.reset", "--yes", env=env), "not a local database", SECRET
     )
-    # redo must first read the remote's revision to know whether it lands on base;
-    # here that lookup fails, cleanly, and nothing runs.
+    # redo on a non-local database is refused before any connection is tried.
     assert_clean_failure(
-        run_invoke("db.redo", "--yes", env=env), "cannot be resolved", SECRET
+        run_invoke("db.redo", "--yes", env=env), "not a local database", SECRET
     )
 
 

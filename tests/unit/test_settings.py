@@ -95,7 +95,7 @@ def test_percent_encoded_password_round_trips():
 @pytest.mark.parametrize(
     ("environ", "says"),
     [
-        ({"DEVDB_PORT": "abc"}, "must be a int"),
+        ({"DEVDB_PORT": "abc"}, "must be a whole number"),
         ({"DEVDB_PORT": "70000"}, "not a TCP port"),
         ({"DEVDB_IMAGE_SOURCE": "somewhere"}, "image_source must be one of"),
     ],

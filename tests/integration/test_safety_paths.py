@@ -1,0 +1,639 @@
+"""The safety promises on every path: nothing lost without a yes, nothing leaked.
+
+One throwaway TimescaleDB serves the whole module; each test works in a database of
+its own inside it (CREATE DATABASE), so the tests stay isolated and fast. The
+`invoke` CLI runs for real, with stdin closed: a task that would ask must refuse.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from devdb.settings import PROJECT_ROOT, Settings
+
+SECRET = "pw-" + secrets.token_hex(6)
+
+
+def environment(**overrides: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environ.setdefault("DEVDB_IMAGE_SOURCE", "offline")
+    # Never the developer's dev container, should a task look for one.
+    environ["DEVDB_CONTAINER_NAME"] = f"safety-paths-{secrets.token_hex(4)}"
+    environ["PYTHONUNBUFFERED"] = "1"
+    environ.update(overrides)
+    return environ
+
+
+def run_invoke(
+    *args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,  # no terminal: whatever would ask must refuse
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    return result
+
+
+def clean_failure(
+    result: subprocess.CompletedProcess[str], says: str, *secrets_: str
+) -> str:
+    """Assert one ERROR line containing ``says``, one TIP, exit != 0, nothing leaked."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    errors = [line for line in output.splitlines() if line.startswith("ERROR: ")]
+    tips = [line for line in output.splitlines() if line.startswith("TIP: ")]
+    assert len(errors) == 1, output
+    assert len(tips) == 1, output
+    assert says in errors[0], output
+    assert "Traceback" not in output, output
+    for secret in (SECRET, *secrets_):
+        assert secret not in output, output
+    return output
+
+
+def url(settings: Settings, **changes: str) -> str:
+    return (
+        settings.url().set(drivername="postgresql", **changes)  # type: ignore[arg-type]
+    ).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def server(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
+    """One TimescaleDB for the module; tests create their own databases in it."""
+    from devdb.throwaway import throwaway_database
+
+    with throwaway_database(
+        reference_spec, client=docker_client, settings=test_settings
+    ) as database:
+        database.container.reload()
+        yield database.settings
+
+
+@pytest.fixture(scope="module")
+def dev_env(docker_client) -> Iterator[dict[str, str]]:
+    """An own dev container (for tasks that manage one), shared by the module."""
+    import contextlib
+
+    import docker.errors
+
+    env = environment(DEVDB_PORT="0")
+    name = env["DEVDB_CONTAINER_NAME"]
+    try:
+        ok(run_invoke("db.up", "--no-migrate", env=env))
+        yield env
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(name).remove(force=True, v=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.volumes.get(f"{name}-data").remove(force=True)
+
+
+@pytest.fixture
+def database(server: Settings) -> Settings:
+    """A new, empty database on the module's server."""
+    from devdb.database import connect
+
+    name = f"safety_{secrets.token_hex(4)}"
+    with connect(server) as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return replace(server, database=name)
+
+
+def query(settings: Settings, statement: str) -> list[tuple[object, ...]]:
+    from sqlalchemy import text
+
+    from devdb.database import connect
+
+    with connect(settings) as connection:
+        result = connection.execute(text(statement))
+        rows = [tuple(row) for row in result] if result.returns_rows else []
+        connection.commit()
+        return rows
+
+
+def revision_of(settings: Settings) -> list[str]:
+    from devdb import migrations
+
+    return list(migrations.current(settings))
+
+
+# --- 1. One guard for everything that can lose data -------------------------------
+
+
+def test_downgrade_and_redo_keep_rows_without_yes(database: Settings) -> None:
+    env = environment(DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", env=env))
+    query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+    query(database, "INSERT INTO tick_data VALUES ('B', now(), 2, 2, 'sell')")
+
+    for task in (("db.downgrade", "--steps", "1"), ("db.redo",)):
+        output = clean_failure(
+            run_invoke(*task, env=env), "refusing to", database.password
+        )
+        # The refusal says what would be lost, and how to go ahead anyway.
+        assert "tick_data (2 rows)" in output
+        assert "--yes" in output
+        assert revision_of(database) == ["001"]
+        assert query(database, "SELECT count(*) FROM tick_data") == [(2,)]
+
+    ok(run_invoke("db.redo", "--yes", env=env))
+    assert revision_of(database) == ["001"]
+    assert query(database, "SELECT count(*) FROM tick_data") == [(0,)]
+    ok(run_invoke("db.downgrade", "--steps", "1", "--yes", env=env))
+    assert revision_of(database) == []
+
+
+def test_downgrade_of_an_empty_database_needs_no_yes_except_to_base(
+    database: Settings,
+) -> None:
+    env = environment(DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", env=env))
+    # Undoing the first revision drops every table: asked even with no rows.
+    clean_failure(run_invoke("db.redo", env=env), "drops every table")
+    assert revision_of(database) == ["001"]
+
+
+def answer_on_a_terminal(
+    args: tuple[str, ...], answer: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run a task with a terminal as stdin, the answer already typed into it."""
+    import pty
+
+    main, terminal = pty.openpty()
+    try:
+        os.write(main, answer.encode() + b"\n")  # the tty buffers it until read
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(terminal)
+        os.close(main)
+
+
+def test_on_a_terminal_the_question_names_the_rows_and_no_keeps_them(
+    database: Settings,
+) -> None:
+    env = environment(DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", env=env))
+    query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+    refused = answer_on_a_terminal(("db.downgrade", "--steps", "1"), "n", env)
+    refused.stdout += "\n"  # the terminal would echo the typed answer's newline
+    output = clean_failure(refused, "cancelled: nothing was changed")
+    assert "public.tick_data (1 row)" in output and "Continue?" in output
+    assert revision_of(database) == ["001"]
+    ok(answer_on_a_terminal(("db.downgrade", "--steps", "1"), "y", env))
+    assert revision_of(database) == []
+
+
+def test_reset_without_yes_names_the_rows_it_would_delete(database: Settings) -> None:
+    env = environment(DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", env=env))
+    query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+    output = clean_failure(run_invoke("db.reset", env=env), "refusing to drop")
+    assert "public.tick_data (1 row)" in output
+    assert query(database, "SELECT count(*) FROM tick_data") == [(1,)]
+
+
+REVISION = '''"""{doc}"""
+
+from alembic import op
+
+revision = "{rev}"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("{up}")
+
+
+def downgrade() -> None:
+    op.execute("{down_sql}")
+'''
+
+
+@pytest.fixture
+def three_revisions(tmp_path: Path, database: Settings) -> Settings:
+    """A copy of the revisions plus 002 (a table) and 003 (an index only)."""
+    backend = tmp_path / "backend"
+    shutil.copytree(PROJECT_ROOT / "backend", backend)
+    versions = backend / "alembic" / "versions"
+    (versions / "002_trades.py").write_text(
+        REVISION.format(
+            doc="Add trades.",
+            rev="002",
+            down="001",
+            up="CREATE TABLE trades (id int)",
+            down_sql="DROP TABLE trades",
+        )
+    )
+    (versions / "003_index.py").write_text(
+        REVISION.format(
+            doc="Index tick prices.",
+            rev="003",
+            down="002",
+            up="CREATE INDEX idx_price ON tick_data (price)",
+            down_sql="DROP INDEX idx_price",
+        )
+    )
+    return replace(database, project_root=tmp_path)
+
+
+def test_the_guard_names_only_the_tables_the_undone_revisions_touch(
+    three_revisions: Settings,
+) -> None:
+    from devdb import migrations, safety
+    from devdb.errors import DevDbError
+
+    settings = three_revisions
+    migrations.upgrade(settings, "head")
+    query(settings, "INSERT INTO trades VALUES (1), (2), (3)")
+    query(settings, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+
+    # 003 only drops an index: no rows at risk, nothing to ask.
+    risk = safety.guard_downgrade(settings, "-1", yes=False, force=False)
+    assert risk.undone == ("003",) and risk.tables == ()
+
+    # Down to 001 drops trades; tick_data is not touched, so not listed.
+    risk = safety.data_at_risk(settings, "001")
+    assert risk.undone == ("003", "002")
+    assert risk.tables == (("public.trades", 3),)
+    with pytest.raises(DevDbError) as refused:
+        safety.guard_downgrade(settings, "001", yes=False, force=False)
+    assert "public.trades (3 rows)" in refused.value.message
+    assert "tick_data" not in refused.value.message
+    assert revision_of(settings) == ["003"]
+
+    # A terminal's "no" changes nothing either; "yes" goes ahead.
+    with pytest.raises(DevDbError, match="cancelled"):
+        safety.confirm_destructive(
+            settings, "x", yes=False, force=False, ask=lambda _: False, interactive=True
+        )
+    safety.downgrade_guarded(settings, "001", yes=True, force=False)
+    assert revision_of(settings) == ["001"]
+
+
+def non_local(settings: Settings, server_ip: str) -> Settings:
+    """The same database, reached through the container's bridge address."""
+    return replace(settings, host=server_ip, port=5432)
+
+
+@pytest.fixture(scope="module")
+def server_ip(server: Settings, docker_client) -> str:
+    from devdb import containers
+
+    published = [
+        c
+        for c in docker_client.containers.list()
+        if containers.published_port(c) == server.port
+    ]
+    assert len(published) == 1
+    networks = published[0].attrs["NetworkSettings"]["Networks"]
+    address = next(n["IPAddress"] for n in networks.values() if n["IPAddress"])
+    assert not address.startswith("127.")
+    return str(address)
+
+
+def test_a_non_local_address_needs_force_for_every_destructive_task(
+    database: Settings, server_ip: str
+) -> None:
+    remote = non_local(database, server_ip)
+    env = environment(DATABASE_URL=url(remote))
+    ok(run_invoke("db.upgrade", "--revision", "head", env=env))  # reachable there
+    query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
+    for task in (
+        ("db.downgrade", "--steps", "1", "--yes"),
+        ("db.downgrade", "--revision", "base", "--yes"),
+        ("db.redo", "--yes"),
+        ("db.reset", "--yes"),
+        ("db.stamp", "--revision", "base"),
+    ):
+        output = clean_failure(run_invoke(*task, env=env), "not a local database")
+        assert server_ip in output and "--force" in output
+    assert revision_of(database) == ["001"]
+    assert query(database, "SELECT count(*) FROM tick_data") == [(1,)]
+    # DOCKER_HOST naming another machine: db.destroy refuses before reaching it.
+    clean_failure(
+        run_invoke(
+            "db.destroy", "--yes", env=environment(DOCKER_HOST="tcp://192.0.2.9:2375")
+        ),
+        "not a local database",
+    )
+
+    # --force (and --yes, there is no terminal) goes ahead.
+    ok(run_invoke("db.downgrade", "--steps", "1", "--yes", "--force", env=env))
+    assert revision_of(database) == []
+
+
+def test_non_local_refusal_comes_before_any_connection() -> None:
+    # db.invalid never resolves: a connection attempt would say so instead.
+    env = environment(DATABASE_URL=f"postgresql://u:{SECRET}@db.invalid:5432/x")
+    for task in (
+        ("db.downgrade", "--steps", "1", "--yes"),
+        ("db.redo", "--yes"),
+        ("db.stamp", "--revision", "head"),
+        ("db.reset", "--yes"),
+    ):
+        clean_failure(run_invoke(*task, env=env), "not a local database")
+
+
+# --- 2. URLs: every parameter kept, no part of a password printed -----------------
+
+
+def test_sslmode_require_is_honoured_by_every_task(database: Settings) -> None:
+    # The test server speaks no TLS: libpq refuses, as it must, instead of
+    # falling back to plaintext.
+    env = environment(DATABASE_URL=url(database, query={"sslmode": "require"}))
+    for task in (("db.upgrade",), ("db.status", "--check"), ("db.check",)):
+        output = clean_failure(run_invoke(*task, env=env), "", database.password)
+        assert "SSL was required" in output, output
+    assert revision_of(database) == []
+    # The same URL with sslmode=disable and an options parameter works.
+    env = environment(
+        DATABASE_URL=url(
+            database,
+            query={"sslmode": "disable", "options": "-c search_path=public"},
+        )
+    )
+    ok(run_invoke("db.upgrade", "--no-dump", env=env))
+    assert revision_of(database) == ["001"]
+
+
+def test_a_socket_host_parameter_is_used() -> None:
+    env = environment(
+        DATABASE_URL=f"postgresql://u:{SECRET}@/x?host=/nonexistent-socket-dir"
+    )
+    output = clean_failure(run_invoke("db.current", env=env), "no database answers")
+    assert "/nonexistent-socket-dir/.s.PGSQL.5432" in output
+
+
+UNENCODED = "pa@ss-" + secrets.token_hex(4)
+
+
+def test_an_unencoded_at_in_the_password_is_refused_and_never_printed(
+    database: Settings,
+) -> None:
+    raw = f"postgresql://{database.user}:{UNENCODED}@127.0.0.1:{database.port}/x"
+    env = environment(DATABASE_URL=raw)
+    for task in (
+        ("db.upgrade",),
+        ("db.status",),
+        ("db.current",),
+        ("db.downgrade", "--steps", "1"),
+        ("db.reset", "--yes"),
+    ):
+        output = clean_failure(
+            run_invoke(*task, env=env), "not percent-encoded", UNENCODED, "ss-"
+        )
+        assert "%40" in output
+    # The plain alembic CLI (env.py) refuses it the same way.
+    cli = subprocess.run(
+        [str(Path(sys.executable).parent / "alembic"), "current"],
+        cwd=PROJECT_ROOT / "backend",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode != 0
+    assert "not percent-encoded" in cli.stdout + cli.stderr
+    assert "ss-" not in cli.stdout + cli.stderr
+
+
+# --- 3. db.revision -m writes the message as data ---------------------------------
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project's code and revisions: the real versions/ stays as is."""
+    for part in ("tasks", "devdb", "backend", "db"):
+        shutil.copytree(
+            PROJECT_ROOT / part,
+            tmp_path / part,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    shutil.copy(PROJECT_ROOT / "devdb.toml", tmp_path / "devdb.toml")
+    return tmp_path
+
+
+def test_a_revision_message_cannot_inject_code(project_copy: Path) -> None:
+    import ast
+
+    # PYTHONPATH first: the copy's devdb, so the tasks and library agree on where
+    # the project is.
+    env = environment(PYTHONPATH=str(project_copy))
+    message = 'x"""\nimport os\n"""'
+    ok(run_invoke("db.revision", "-m", message, env=env, cwd=project_copy))
+    versions = project_copy / "backend" / "alembic" / "versions"
+    written = sorted(
+        set(versions.glob("*.py")) - {versions / "001_create_hypertables.py"}
+    )
+    assert [path.name for path in written] == ["002_x_import_os.py"]
+    source = written[0].read_text(encoding="utf-8")
+    tree = ast.parse(source)  # it compiles
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert "os" not in imported
+    assert imported == {"Sequence", "Union", "op", "sqlalchemy"}
+    assert ast.get_docstring(tree, clean=False).splitlines()[0] == 'x""" import os """'
+    # db.history reads it back as the message, on one line.
+    history = ok(run_invoke("db.history", env=env, cwd=project_copy)).stdout
+    assert '001 -> 002 (head), x""" import os """' in history
+    assert not (
+        PROJECT_ROOT / "backend" / "alembic" / "versions" / written[0].name
+    ).exists()
+
+
+# --- 4. Every bad input: one ERROR line, one TIP, exit != 0, no traceback ---------
+
+BROKEN_REVISIONS = {
+    "a syntax error": (
+        'revision = "002"\ndown_revision = "001"\ndef upgrade(:\n',
+        "SyntaxError",
+    ),
+    "a failing import": (
+        'revision = "002"\ndown_revision = "001"\nimport no_such_module_here\n',
+        "No module named",
+    ),
+    "a dangling down_revision": (
+        'revision = "002"\ndown_revision = "999"\nbranch_labels = None\n'
+        "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n"
+        "    pass\n",
+        "'999', which no file defines",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN_REVISIONS))
+def test_a_broken_revision_file_is_named_by_every_task(
+    broken: str, project_copy: Path, database: Settings, dev_env: dict[str, str]
+) -> None:
+    source, says = BROKEN_REVISIONS[broken]
+    ok(run_invoke("db.upgrade", env=environment(DATABASE_URL=url(database))))
+    versions = project_copy / "backend" / "alembic" / "versions"
+    (versions / "002_broken.py").write_text(source)
+    env = environment(PYTHONPATH=str(project_copy), DATABASE_URL=url(database))
+    for task in (
+        ("db.upgrade", "--no-dump"),
+        ("db.upgrade", "--sql"),
+        ("db.status",),
+        ("db.history",),
+        ("db.downgrade", "--steps", "1"),
+        ("db.redo",),
+    ):
+        output = clean_failure(
+            run_invoke(*task, env=env, cwd=project_copy), says, database.password
+        )
+        assert "002_broken.py" in output, output
+    # db.up manages a dev container, so it runs without DATABASE_URL.
+    dev = {**dev_env, "PYTHONPATH": str(project_copy)}
+    output = clean_failure(run_invoke("db.up", env=dev, cwd=project_copy), says)
+    assert "002_broken.py" in output, output
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("db.downgrade", "--steps", "abc"), "--steps takes a whole number"),
+        (("db.downgrade", "--steps", "0"), "--steps takes a whole number"),
+        (("db.up", "--port", "abc"), "--port takes a whole number"),
+        (("db.up", "--port", "-5"), "--port takes a whole number"),
+        (("db.logs", "--tail", "abc"), "--tail takes a whole number"),
+        (("db.upgrade", "--revision", "001+5"), "cannot resolve the revision"),
+        (("db.upgrade", "--revision", "base+9"), "cannot resolve the revision"),
+        (("db.upgrade", "--sql", "--revision", "001+5"), "cannot resolve the revision"),
+        (("db.downgrade", "--revision", "head-5", "--yes"), "Walked too far"),
+        (("db.downgrade", "--steps", "3", "--yes"), "out of range"),
+        (("db.downgrade", "--revision", "001+1", "--yes"), "does not take the target"),
+    ],
+)
+def test_bad_options(args: tuple[str, ...], says: str, database: Settings) -> None:
+    env = environment(DATABASE_URL=url(database))
+    clean_failure(run_invoke(*args, env=env), says, database.password)
+
+
+@pytest.mark.parametrize(
+    ("local_toml", "says"),
+    [
+        (b"devdb = 5\n", "is not a table"),
+        (b"[devdb]\nhost = 5\n", "'host' in devdb.local.toml must be text"),
+        (b"[devdb]\nport = 1.9\n", "must be a whole number, got 1.9"),
+        (b"\xff\xfe[devdb]\n", "not UTF-8"),
+    ],
+)
+def test_a_bad_local_settings_file(
+    local_toml: bytes, says: str, project_copy: Path
+) -> None:
+    (project_copy / "devdb.local.toml").write_bytes(local_toml)
+    env = environment(PYTHONPATH=str(project_copy))
+    env.pop("DEVDB_PORT", None)  # the file's value must be the one read
+    for task in (("db.status",), ("db.up",)):
+        output = clean_failure(run_invoke(*task, env=env, cwd=project_copy), says)
+        assert "devdb.local.toml" in output
+
+
+def test_bad_docker_host_and_container_name() -> None:
+    clean_failure(
+        run_invoke("db.up", env=environment(DOCKER_HOST="tcp://[::1")), "DOCKER_HOST"
+    )
+    env = environment()
+    env["DEVDB_CONTAINER_NAME"] = "../a/b"
+    clean_failure(run_invoke("db.up", env=env), "is not a Docker container name")
+
+
+def test_an_unwritable_schema_dump_says_the_migration_succeeded(
+    project_copy: Path, dev_env: dict[str, str]
+) -> None:
+    """Writing db/schema.sql fails (it is a directory: root ignores permissions)."""
+    env = {**dev_env, "PYTHONPATH": str(project_copy)}
+    ok(run_invoke("db.downgrade", "--revision", "base", "--yes", "--no-dump", env=env))
+    schema = project_copy / "db" / "schema.sql"
+    schema.unlink()
+    schema.mkdir()
+    output = clean_failure(
+        run_invoke("db.upgrade", env=env, cwd=project_copy),
+        "the migration succeeded, but writing db/schema.sql failed",
+    )
+    assert "db.dump-schema" in output
+    current = ok(run_invoke("db.current", env=env, cwd=project_copy))
+    assert current.stdout.strip() == "001"
+
+
+# --- 5. Ways forward that keep data first -----------------------------------------
+
+
+def add_revision(project: Path, rev: str, down: str, up: str, down_sql: str) -> None:
+    versions = project / "backend" / "alembic" / "versions"
+    (versions / f"{rev}_test.py").write_text(
+        REVISION.format(
+            doc=f"Test {rev}.", rev=rev, down=down, up=up, down_sql=down_sql
+        )
+    )
+
+
+def test_status_check_fails_on_two_heads_or_an_unapplied_one(
+    project_copy: Path, database: Settings
+) -> None:
+    add_revision(project_copy, "002", "001", "CREATE TABLE a (id int)", "DROP TABLE a")
+    add_revision(project_copy, "003", "001", "CREATE TABLE b (id int)", "DROP TABLE b")
+    env = environment(PYTHONPATH=str(project_copy), DATABASE_URL=url(database))
+    ok(run_invoke("db.upgrade", "--revision", "002", env=env, cwd=project_copy))
+    output = clean_failure(
+        run_invoke("db.status", "--check", env=env, cwd=project_copy), "2 heads"
+    )
+    assert "003" in output  # the head nobody applied is named
+    ok(run_invoke("db.upgrade", "--revision", "heads", env=env, cwd=project_copy))
+    clean_failure(
+        run_invoke("db.status", "--check", env=env, cwd=project_copy), "2 heads"
+    )
+
+
+def test_a_server_gone_mid_migration_blames_the_server(
+    project_copy: Path, database: Settings
+) -> None:
+    # The revision ends its own session: to the client, the server went away.
+    add_revision(
+        project_copy,
+        "002",
+        "001",
+        "SELECT pg_terminate_backend(pg_backend_pid())",
+        "SELECT 1",
+    )
+    env = environment(PYTHONPATH=str(project_copy), DATABASE_URL=url(database))
+    output = clean_failure(
+        run_invoke("db.upgrade", env=env, cwd=project_copy),
+        "the database server went away during the migration",
+        database.password,
+    )
+    assert "not at fault" in output
+    assert revision_of(database) == ["001"]
