@@ -22,8 +22,9 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from devdb.database_url import SECRET_PARAMETERS, parse_database_url
 from devdb.errors import DevDbError
 
 if TYPE_CHECKING:
@@ -32,51 +33,6 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 IMAGE_SOURCES = ("auto", "official", "offline")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
-URL_SHAPE = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-# libpq's connection parameters that may follow '?' in DATABASE_URL. The URL's own
-# parts (user, password, dbname, port) are not among them: one place each.
-LIBPQ_PARAMETERS = frozenset(
-    [
-        "host",
-        "hostaddr",
-        "passfile",
-        "channel_binding",
-        "connect_timeout",
-        "client_encoding",
-        "options",
-        "application_name",
-        "fallback_application_name",
-        "keepalives",
-        "keepalives_idle",
-        "keepalives_interval",
-        "keepalives_count",
-        "tcp_user_timeout",
-        "gssencmode",
-        "sslmode",
-        "requiressl",
-        "sslcompression",
-        "sslcert",
-        "sslkey",
-        "sslpassword",
-        "sslcertmode",
-        "sslrootcert",
-        "sslcrl",
-        "sslcrldir",
-        "sslsni",
-        "sslnegotiation",
-        "requirepeer",
-        "ssl_min_protocol_version",
-        "ssl_max_protocol_version",
-        "krbsrvname",
-        "gsslib",
-        "gssdelegation",
-        "service",
-        "target_session_attrs",
-        "load_balance_hosts",
-        "require_auth",
-    ]
-)
-SECRET_PARAMETERS = frozenset({"sslpassword"})
 
 
 @dataclass(frozen=True)
@@ -226,54 +182,6 @@ class Settings:
         return replace(self, port=port)
 
 
-def parse_database_url(raw: str) -> dict[str, Any]:
-    """Split a DATABASE_URL into Settings fields, or explain (without echoing it)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    raw = raw.strip()
-    # postgres:// is what Heroku-style providers hand out; SQLAlchemy wants postgresql.
-    if raw.startswith("postgres://"):
-        raw = "postgresql://" + raw[len("postgres://") :]
-    refuse_unencoded_at(raw, "DATABASE_URL")
-    try:
-        url = make_url(raw)
-        port = url.port
-    except (ArgumentError, ValueError):
-        # The raw value may hold a password: describe it, never print it.
-        raise DevDbError(
-            "DATABASE_URL is not a database URL that can be parsed",
-            f"set it in the form {URL_SHAPE} (percent-encode special characters "
-            "in the password), or unset it to use the dev database",
-        ) from None
-    backend, _, driver = url.drivername.partition("+")
-    if backend != "postgresql" or driver not in ("", "psycopg2", "asyncpg"):
-        raise DevDbError(
-            f"DATABASE_URL uses the scheme '{url.drivername}', not PostgreSQL",
-            f"set it in the form {URL_SHAPE}",
-        )
-    if not url.database:
-        raise DevDbError(
-            "DATABASE_URL names no database",
-            f"add the database name at the end: {URL_SHAPE}",
-        )
-    query, socket_host = url_parameters(url.query, asyncpg=driver == "asyncpg")
-    if url.host and socket_host:
-        raise DevDbError(
-            "DATABASE_URL names a host twice: in the URL and as ?host=",
-            "keep one of them",
-        )
-    return {
-        "user": url.username or "postgres",
-        "password": url.password or "",
-        "host": url.host or socket_host or "localhost",
-        "port": port or 5432,
-        "database": url.database,
-        "exact_target": True,
-        "query": query,
-    }
-
-
 def docker_engine_host(environ: dict[str, str]) -> str | None:
     """The host of a remote Docker engine DOCKER_HOST names, else None.
 
@@ -290,63 +198,6 @@ def docker_engine_host(environ: dict[str, str]) -> str | None:
     if host in LOCAL_HOSTS or host.startswith("127."):
         return None
     return host
-
-
-def refuse_unencoded_at(raw: str, source: str) -> None:
-    """An '@' left in the password makes the rest look like the host: refuse it.
-
-    Nothing of the URL is quoted back: the part before the last '@' is a password.
-    """
-    try:
-        netloc = urlsplit(raw).netloc
-    except ValueError:
-        netloc = raw.partition("://")[2].partition("/")[0]
-    if netloc.count("@") > 1:
-        raise DevDbError(
-            f"{source} has more than one '@' before the host: the password (or user "
-            "name) holds an '@' that is not percent-encoded",
-            "percent-encode the password: '@' becomes %40 (and ':' %3A, '/' %2F, "
-            "'%' %25), e.g. python3 -c 'import urllib.parse,getpass; "
-            'print(urllib.parse.quote(getpass.getpass(), safe=""))\'',
-        )
-
-
-def url_parameters(
-    raw: Any, *, asyncpg: bool
-) -> tuple[tuple[tuple[str, str], ...], str]:
-    """DATABASE_URL's query as libpq parameters, and a socket directory from ?host=.
-
-    An unknown parameter is refused rather than dropped: a silently ignored
-    ``sslmode`` would mean plaintext where TLS was asked for.
-    """
-    pairs: list[tuple[str, str]] = []
-    socket_host = ""
-    for name, values in raw.items():
-        for value in (values,) if isinstance(values, str) else values:
-            if asyncpg and name == "ssl":
-                # The backend's asyncpg URLs say ssl=; libpq says sslmode=.
-                name = "sslmode"
-                value = {"true": "require", "false": "disable"}.get(
-                    value.lower(), value
-                )
-            if name == "host":
-                if not value.startswith("/"):
-                    raise DevDbError(
-                        "DATABASE_URL's ?host= is not a socket directory",
-                        "put a TCP host in the URL itself (…@HOST:PORT/…); ?host= "
-                        "takes a directory such as /var/run/postgresql",
-                    )
-                socket_host = value
-                continue
-            if name not in LIBPQ_PARAMETERS:
-                raise DevDbError(
-                    f"DATABASE_URL has the parameter '{name}', which this toolkit "
-                    "does not pass on",
-                    "use libpq's parameters (sslmode, sslrootcert, options, ...) or "
-                    "put user, password, port and database in the URL itself",
-                )
-            pairs.append((name, value))
-    return tuple(pairs), socket_host
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -376,6 +227,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
             f"write the settings under a [devdb] header in {path}",
         )
     return {name: (value, path.name) for name, value in table.items()}
+
+
+def read_toml_values(path: Path) -> dict[str, Any]:
+    """A settings file's [devdb] table, values only (see _read_toml)."""
+    return {name: value for name, (value, _source) in _read_toml(path).items()}
 
 
 def _coerce(name: str, value: Any, kind: type, source: str) -> Any:
@@ -481,48 +337,3 @@ def check_port(port: int) -> None:
             f"port {port} is not a TCP port",
             "pick a port between 1 and 65535, or 0 for any free one",
         )
-
-
-# What onboarding remembers for later shells: where this machine's dev database is.
-REMEMBERED = ("port", "container_name", "image_source")
-
-
-def remember_local_choices(settings: Settings) -> list[str]:
-    """Write this shell's machine choices to devdb.local.toml; the names changed.
-
-    Only the REMEMBERED settings that differ from the committed devdb.toml (or from
-    what devdb.local.toml already says) are written, so a plain machine gets no
-    file and a second run changes nothing. The file is rewritten whole: it belongs
-    to this machine, and the toolkit owns its [devdb] table.
-    """
-    project = _toml_values(settings.project_root / "devdb.toml")
-    local_path = settings.project_root / "devdb.local.toml"
-    local = _toml_values(local_path)
-    merged = dict(local)
-    for name in REMEMBERED:
-        value = getattr(settings, name)
-        default = project.get(name, getattr(Settings, name))
-        if value != default or name in local:
-            merged[name] = value
-    for name in [n for n in REMEMBERED if merged.get(n) == project.get(n)]:
-        merged.pop(name, None)  # back to the project's default: nothing to remember
-    if merged == local:
-        return []
-    lines = ["# This machine's choices (written by scripts/onboard.sh).", "[devdb]"]
-    for name, value in merged.items():
-        lines.append(f"{name} = {_toml_value(value)}")
-    local_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return sorted(name for name in merged if merged.get(name) != local.get(name))
-
-
-def _toml_values(path: Path) -> dict[str, Any]:
-    return {name: value for name, (value, _source) in _read_toml(path).items()}
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'

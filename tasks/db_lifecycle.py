@@ -128,7 +128,7 @@ def status(c: Context, check: bool = False) -> None:
 def remember(c: Context) -> None:
     """Save this shell's port, container name and image source in devdb.local.toml."""
     from devdb.console import note
-    from devdb.settings import remember_local_choices
+    from devdb.local_settings import remember_local_choices
 
     chosen = settings()
     if not chosen.exact_target and chosen.port == 0:

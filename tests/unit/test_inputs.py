@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from devdb.database_url import parse_database_url
 from devdb.errors import DevDbError
-from devdb.settings import Settings, load_settings, parse_database_url
+from devdb.settings import Settings, load_settings
 
 
 def settings_from_url(url: str) -> Settings:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from devdb.database_url import parse_database_url
 from devdb.errors import DevDbError
-from devdb.settings import Settings, load_settings, parse_database_url
+from devdb.settings import Settings, load_settings
 
 
 def write(root: Path, name: str, body: str) -> None:
@@ -135,7 +136,7 @@ def test_is_local(host, local):
 
 
 def test_onboarding_remembers_only_what_differs_from_the_project(tmp_path):
-    from devdb.settings import remember_local_choices
+    from devdb.local_settings import remember_local_choices
 
     (tmp_path / "devdb.toml").write_text(
         '[devdb]\nport = 5432\nimage_source = "auto"\n'
