@@ -1,14 +1,27 @@
-"""What people read: progress, notes and warnings, on stderr (stdout stays data)."""
+"""What people read: progress, notes and warnings, on stderr (stdout stays data).
+
+Long work (image builds, pulls) shows one line per phase with its elapsed time, not
+the tools' own output: that goes to a log file under the git-ignored
+``.cache/devdb/logs``, named when the phase ends. ``DEVDB_VERBOSE=1`` streams it as
+well (``.ci/run`` does, so CI logs keep every line).
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from devdb.settings import PROJECT_ROOT
+
 console = Console(stderr=True, highlight=False, soft_wrap=True)
+LOG_DIR = PROJECT_ROOT / ".cache" / "devdb" / "logs"
 
 
 def note(message: str) -> None:
@@ -19,17 +32,68 @@ def warn(message: str) -> None:
     console.print(f"[yellow]WARNING:[/] {escape(message)}")
 
 
+def verbose() -> bool:
+    return os.environ.get("DEVDB_VERBOSE", "").strip() not in ("", "0", "false")
+
+
+def log_path_for(title: str) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80]
+    return LOG_DIR / f"{slug or 'work'}.log"
+
+
+def shown(path: Path) -> str:
+    try:
+        return path.relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 @contextmanager
 def progress(title: str) -> Iterator[Callable[[str], None]]:
-    """A spinner with the latest line of a long job; plain lines when not a TTY.
+    """One live line for a long phase; its full output in a log file.
 
-    Yields ``update(line)``. On a terminal the line replaces the last one; in CI
-    logs every line is printed, so a failure shows what happened before it.
+    Yields ``update(line)`` for each line of the work's output. On a terminal a
+    spinner shows the elapsed time and the latest line; elsewhere (CI, pipes) one
+    line when the phase starts and one when it ends. A failing phase names its log;
+    the error raised from inside carries the lines that explain it.
     """
-    if console.is_terminal:
-        with console.status(escape(title)) as status:
-            yield lambda line: status.update(f"{escape(title)} [dim]{escape(line)}[/]")
-    else:
-        console.print(escape(title))
-        yield lambda line: console.print(f"  {escape(line)}")
-    console.print(f"[green]done:[/] {escape(title)}")
+    started = time.monotonic()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = log_path_for(title)
+    streaming = verbose()
+    with log_path.open("w", encoding="utf-8") as log:
+
+        def record(line: str) -> None:
+            log.write(line + "\n")
+            log.flush()
+            if streaming:
+                console.print(f"  {escape(line)}")
+
+        try:
+            if console.is_terminal and not streaming:
+                with console.status(escape(title)) as status:
+
+                    def update(line: str) -> None:
+                        record(line)
+                        elapsed = time.monotonic() - started
+                        status.update(
+                            f"{escape(title)} [dim]({elapsed:.0f} s) "
+                            f"{escape(line.strip()[:70])}[/]"
+                        )
+
+                    yield update
+            else:
+                console.print(f"{escape(title)} ...")
+                yield record
+        except BaseException:
+            elapsed = time.monotonic() - started
+            console.print(
+                f"[red]failed:[/] {escape(title)} after {elapsed:.0f} s; "
+                f"full log: {escape(shown(log_path))}"
+            )
+            raise
+    elapsed = time.monotonic() - started
+    console.print(
+        f"[green]done:[/] {escape(title)} ({elapsed:.0f} s; "
+        f"log: {escape(shown(log_path))})"
+    )

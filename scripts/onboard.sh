@@ -17,12 +17,18 @@ STAMP="$VENV/.onboard-installed"
 MIN_FREE_GB=2
 CHANGED=()
 
+# A checklist: one line per step, saying whether it was already in place (ok) or
+# what this run did (done), with the time it took.
+STEP="" STEP_STARTED=$SECONDS
+step() { STEP="$1"; STEP_STARTED=$SECONDS; }
+line() { printf '  %-5s %-18s %s\n' "$1" "$STEP" "$2"; }
+ok()   { line ok "$*"; }
+did()  { line done "$* ($((SECONDS - STEP_STARTED)) s)"; }
 say()  { if [[ -t 1 ]]; then printf '\033[1m==>\033[0m %s\n' "$*"; else printf '==> %s\n' "$*"; fi; }
-ok()   { printf '    ok: %s\n' "$*"; }
 fail() { printf 'ERROR: %s\nTIP: %s\n' "$1" "$2" >&2; exit 1; }
 
 # --- Python >= 3.11 ----------------------------------------------------------------
-say "Python"
+step "Python"
 PYTHON=""
 for candidate in python3.13 python3.12 python3.11 python3; do
     if command -v "$candidate" >/dev/null 2>&1 &&
@@ -38,7 +44,7 @@ ok "$("$PYTHON" --version) at $PYTHON"
 # --- Docker daemon -----------------------------------------------------------------
 # The Python checks in `invoke doctor` run later too; this one fails before we spend
 # a minute installing packages on a machine that cannot run the database anyway.
-say "Docker"
+step "Docker"
 if command -v docker >/dev/null 2>&1; then
     docker info >/dev/null 2>&1 || fail "the Docker daemon is not reachable (${DOCKER_HOST:-default socket})" \
         "start Docker (sudo systemctl start docker), or point DOCKER_HOST at a running engine"
@@ -48,7 +54,7 @@ else
 fi
 
 # --- disk --------------------------------------------------------------------------
-say "Disk"
+step "Disk"
 free_kb="$(df -Pk /var/tmp | awk 'NR == 2 { print $4 }')"
 (( free_kb >= MIN_FREE_GB * 1024 * 1024 )) || fail \
     "only $((free_kb / 1024)) MB free under /var/tmp; ${MIN_FREE_GB} GB are needed" \
@@ -56,23 +62,25 @@ free_kb="$(df -Pk /var/tmp | awk 'NR == 2 { print $4 }')"
 ok "$((free_kb / 1024 / 1024)) GB free under /var/tmp"
 
 # --- virtualenv and packages -------------------------------------------------------
-say "Virtualenv $VENV"
+step "Virtualenv"
 if [[ -x "$VENV/bin/python" ]]; then
-    ok "exists"
+    ok "$VENV exists"
 else
     "$PYTHON" -m venv "$VENV" || fail "could not create $VENV" \
         "install the venv module (sudo apt-get install python3-venv), then re-run"
+    did "created $VENV"
     CHANGED+=("created .venv")
 fi
+step "Packages"
 # Reinstall only when what we install from changed: a second run stays quiet and fast.
 wanted="$(cat requirements.txt backend/requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$wanted" ]]; then
-    ok "packages installed and up to date"
+    ok "installed and up to date"
 else
-    say "Installing requirements.txt and the toolkit (-e .)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -r requirements.txt -e .
     echo "$wanted" >"$STAMP"
+    did "installed requirements.txt and the toolkit (-e .)"
     CHANGED+=("installed packages")
 fi
 INVOKE="$VENV/bin/invoke"
@@ -80,14 +88,14 @@ INVOKE="$VENV/bin/invoke"
 # --- debootstrap (offline image builds) --------------------------------------------
 # Only needed when the image is missing and no registry answers; `invoke doctor`
 # knows both, so ask it rather than guess here.
-say "Image prerequisites"
+step "Build tools"
 # A failure here (bad settings, say) is explained by the full doctor run below.
 missing_tools="$("$INVOKE" doctor --missing-tools 2>/dev/null || true)"
 if [[ "$missing_tools" == *debootstrap* && -z "$(command -v debootstrap || ls /usr/sbin/debootstrap 2>/dev/null)" ]]; then
     if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        say "Installing debootstrap (no registry answers: the image is built offline)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
-            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1; }
+        did "installed debootstrap (no registry answers: the image is built offline)"
         CHANGED+=("installed debootstrap")
     else
         ok "debootstrap missing and not root: doctor below says what to do"
@@ -97,16 +105,18 @@ else
 fi
 
 # --- every check at once -----------------------------------------------------------
-say "invoke doctor"
-"$INVOKE" doctor || fail "a check failed (see the table above)" \
+step "invoke doctor"
+summary="$("$INVOKE" doctor --quiet)" || fail "a check failed (see the table above)" \
     "apply the fix in each FAIL row, then re-run scripts/onboard.sh"
+ok "$summary"
 
 # --- the database ------------------------------------------------------------------
-say "Dev database"
+step "Dev database"
 if "$INVOKE" db.status --check >/dev/null 2>&1; then
     ok "running and at head"
 else
     "$INVOKE" db.up
+    did "started and migrated"
     CHANGED+=("started and migrated the dev database")
 fi
 # A non-default port, container name or image source chosen for this run is kept

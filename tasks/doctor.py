@@ -11,10 +11,12 @@ from tasks._support import reports_errors, settings
     help={
         "missing_tools": "Only print the build tools this machine lacks and needs "
         "(one per line; nothing when none), for scripts/onboard.sh to install.",
+        "quiet": "One line when every check passes; the table (on stderr) only when "
+        "one fails.",
     }
 )
 @reports_errors
-def doctor(c: Context, missing_tools: bool = False) -> None:
+def doctor(c: Context, missing_tools: bool = False, quiet: bool = False) -> None:
     """Check Python, Docker, disk, port and image; print a fix for each failure."""
     from rich.console import Console
     from rich.table import Table
@@ -27,6 +29,10 @@ def doctor(c: Context, missing_tools: bool = False) -> None:
             print(tool)
         return
     checks = run_checks(settings())
+    failed = [check.name for check in checks if not check.ok]
+    if quiet and not failed:
+        print(f"all {len(checks)} checks pass (`invoke doctor` shows them)")
+        return
     table = Table(
         "check", "result", "found", "fix", title="invoke doctor", title_justify="left"
     )
@@ -37,11 +43,10 @@ def doctor(c: Context, missing_tools: bool = False) -> None:
             check.detail,
             check.fix,
         )
-    console = Console()
+    console = Console(stderr=quiet)
     if not console.is_terminal:
         console.width = 120  # CI logs and pipes: room for the fix column, unwrapped
     console.print(table)
-    failed = [check.name for check in checks if not check.ok]
     if failed:
         raise DevDbError(
             f"{len(failed)} check(s) failed: {', '.join(failed)}",

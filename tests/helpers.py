@@ -98,6 +98,8 @@ def base_environment(**overrides: str) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     environ.setdefault("DEVDB_IMAGE_SOURCE", "offline")
     environ.setdefault("DEVDB_READY_TIMEOUT", "90")
+    # Output is asserted on: progress lines, never the streamed build logs.
+    environ.pop("DEVDB_VERBOSE", None)
     environ["PYTHONUNBUFFERED"] = "1"
     environ.update(overrides)
     return environ

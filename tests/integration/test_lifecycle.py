@@ -199,11 +199,17 @@ def test_onboard_twice_on_a_clean_clone(docker_client, dev_env, tmp_path):
         )
 
     first = onboard()
-    assert first.returncode == 0, first.stdout + first.stderr
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output
     assert f"applied {', '.join(revision_ids())}" in first.stderr
     assert "Changed:" in first.stdout
+    # A checklist, not a log: no third-party notices, a line per step.
+    assert "Warning" not in output and "!!" not in output, output
+    assert len(output.splitlines()) <= 30, output
     second = onboard()
-    assert second.returncode == 0, second.stdout + second.stderr
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output
     assert "Nothing changed" in second.stdout
+    assert len(output.splitlines()) <= 20, output
     status = run_invoke("db.status", "--check", env=dev_env, cwd=clone)
     assert status.returncode == 0, status.stdout + status.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import tempfile
@@ -10,10 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from helpers import base_environment, run_invoke
 from sqlalchemy import create_engine, text
 
 from devdb import containers, images, labels, readiness
 from devdb.image_fetch import ensure_image
+from devdb.settings import PROJECT_ROOT
 from devdb.throwaway import throwaway_database
 
 # Runs inside the init server: records whether TCP answered while the init scripts
@@ -174,3 +177,24 @@ def test_init_scripts_run_once_on_an_empty_directory_over_the_socket_only(
         assert password not in logs
     finally:
         containers.remove(container)
+
+
+def test_a_failing_build_ends_with_its_log_tail_its_log_file_and_a_tip() -> None:
+    """An unreachable mirror: the build's own lines stay in a log file, and the
+    failure shows the last of them, where the whole log is, and what to do."""
+    env = base_environment(
+        # Its own image name and a mirror nothing listens on: no real image is touched.
+        DEVDB_OFFLINE_REPOSITORY="stock-tracker-devdb-test/failing-build",
+        DEVDB_DEBIAN_MIRROR="http://127.0.0.1:9/debian",
+    )
+    result = run_invoke("image.build", "--image", "pg15-plain", "--force", env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output
+    assert output.count("\nTIP: ") + output.startswith("TIP: ") == 1, output
+    assert "ERROR: debootstrap bookworm failed" in output, output
+    assert "127.0.0.1:9" in output.split("ERROR:", 1)[1], "the tail names the mirror"
+    [log_name] = re.findall(r"full log: (\S+\.log)", output)
+    log = (PROJECT_ROOT / log_name).read_text()
+    assert "127.0.0.1:9" in log
+    assert "DEVDB_DEBIAN_MIRROR" in output.split("TIP:", 1)[1]
