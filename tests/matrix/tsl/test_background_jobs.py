@@ -2,7 +2,8 @@
 
 On those minor releases every scheduled job used to end Failed ("cannot drop portal
 "" while it is being set up"); db/image/patches/timescaledb-job-portal-done.patch
-fixes it. Only the scheduler shows it: CALL run_job() works without the patch, so
+fixes it (checked on pg17-ts2.19 built without the patch: all three policies ended
+Failed with that error in job_errors). Only the scheduler shows it: CALL run_job() works without the patch, so
 this test never calls it. The cell's container runs without background workers
 (they block CREATE DATABASE), so this test starts its own with them on.
 """
