@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Context, task
 
-from tasks._support import reports_errors, resolved_settings
+from tasks._support import reports_errors, resolved_settings, settings
 
 
 @task(
@@ -34,3 +34,19 @@ def seed(
         force=force,
     )
     seeding.report(result)
+
+
+@task(
+    help={
+        "all": "Lint released revisions too (they never change: findings there "
+        "are fixed by a new revision)."
+    }
+)
+@reports_errors
+def lint(c: Context, all: bool = False) -> None:
+    """Lint the revisions' SQL: squawk plus the TimescaleDB rules (no database needed)."""
+    from devdb.console import note
+    from devdb.lint import lint as lint_revisions
+
+    for line in lint_revisions(settings(), include_released=all):
+        note(line)
