@@ -36,6 +36,10 @@ def alembic_config(settings: Settings, script_location: str | None = None) -> Co
         settings.url().render_as_string(hide_password=False).replace("%", "%%"),
     )
     config.attributes["migration_lock_wait_seconds"] = settings.migration_lock_wait
+    config.attributes["migration_timeouts"] = (
+        settings.migration_lock_timeout,
+        settings.migration_statement_timeout,
+    )
     return config
 
 
@@ -135,6 +139,13 @@ def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
 
 def migration_failed(error: Exception) -> DevDbError:
     reason = str(getattr(error, "orig", error)).strip().splitlines()
+    if getattr(getattr(error, "orig", None), "pgcode", None) == "55P03":
+        return DevDbError(
+            f"a migration gave up waiting for a table lock: {reason[0]}",
+            "another session holds a lock on that table (see pg_stat_activity); "
+            "let it finish and run again, or allow longer waits with "
+            "DEVDB_MIGRATION_LOCK_TIMEOUT",
+        )
     return DevDbError(
         f"a migration failed: {reason[0] if reason else type(error).__name__}",
         "fix the revision and run again; revisions before it stay applied "
