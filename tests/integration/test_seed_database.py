@@ -78,6 +78,33 @@ def test_candles_in_the_database_agree_with_its_ticks(seed_env):
     assert str(hours[0]) >= "09:00:00" and str(hours[1]) < "15:00:00"
 
 
+SCHEMA_OBJECTS = """
+SELECT string_agg(indexdef, E'\\n' ORDER BY indexdef) FROM pg_indexes
+ WHERE schemaname = 'public'
+UNION ALL
+SELECT string_agg(conrelid::regclass || ' ' || conname || ' '
+                  || pg_get_constraintdef(oid), E'\\n' ORDER BY conname)
+  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+"""
+
+
+def test_the_indexes_set_aside_for_the_load_come_back_the_same(seed_env):
+    ok(run_invoke("db.reset", "--yes", env=seed_env))
+    with connect(target(seed_env)) as connection:
+        before = connection.exec_driver_sql(SCHEMA_OBJECTS).scalars().all()
+    ok(run_invoke("db.seed", env=seed_env))
+    with connect(target(seed_env)) as connection:
+        after = connection.exec_driver_sql(SCHEMA_OBJECTS).scalars().all()
+        chunk_indexes = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_indexes"
+            " WHERE schemaname = '_timescaledb_internal'"
+            "   AND left(tablename, 7) = '_hyper_'"
+        ).scalar()
+    assert after == before
+    assert "candles_1m_symbol_timestamp_key UNIQUE" in before[1]
+    assert chunk_indexes and chunk_indexes >= 11  # every chunk has its indexes again
+
+
 def test_seed_on_a_database_not_at_head_says_so(seed_env):
     ok(run_invoke("db.reset", "--no-migrate", "--yes", env=seed_env))
     try:
