@@ -396,9 +396,8 @@ class _ChunkReader:
         self.rows += text.count("\n")
         return text.encode()
 
-    def readline(
-        self, size: int = -1
-    ) -> bytes:  # part of the file protocol psycopg2 checks
+    def readline(self, size: int = -1) -> bytes:
+        """Part of the file protocol psycopg2 checks for; COPY only calls read."""
         return self.read(size)
 
 
@@ -548,9 +547,8 @@ class _QueueReader:
         self.rows += text.count("\n")
         return text.encode()
 
-    def readline(
-        self, size: int = -1
-    ) -> bytes:  # part of the file protocol psycopg2 checks
+    def readline(self, size: int = -1) -> bytes:
+        """Part of the file protocol psycopg2 checks for; COPY only calls read."""
         return self.read(size)
 
 

@@ -113,3 +113,23 @@ def test_seed_on_a_database_not_at_head_says_so(seed_env):
         assert "invoke db.upgrade" in failed.stderr
     finally:
         ok(run_invoke("db.reset", "--yes", env=seed_env))
+
+
+def test_columns_come_from_the_database(seed_env):
+    ok(run_invoke("db.reset", "--yes", env=seed_env))
+    try:
+        with connect(target(seed_env)) as connection:
+            connection.exec_driver_sql("ALTER TABLE tick_data ADD COLUMN note text")
+            connection.commit()
+        ok(run_invoke("db.seed", "--symbols", "2", env=seed_env))  # left NULL
+        with connect(target(seed_env)) as connection:
+            connection.exec_driver_sql("TRUNCATE tick_data")
+            connection.exec_driver_sql(
+                "ALTER TABLE tick_data ADD COLUMN venue text NOT NULL"
+            )
+            connection.commit()
+        failed = run_invoke("db.seed", env=seed_env)
+        assert_clean_failure(failed, "NOT NULL column(s) without a default")
+        assert "venue" in failed.stderr
+    finally:
+        ok(run_invoke("db.reset", "--yes", env=seed_env))
