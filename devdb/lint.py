@@ -289,8 +289,9 @@ def rule_findings(
                 "Timescale-License build; the image row(s) "
                 f"{', '.join(context.apache_rows)} may carry an Apache-only "
                 "TimescaleDB (Debian's packages do), where this fails with 0A000",
-                "mark those rows as full (TSL) builds in devdb/images.py once they "
-                "are, or keep the revision to Apache features",
+                "run the step only where current_setting('timescaledb.license') = "
+                "'timescale' (a DO block), keep the revision to Apache features, or "
+                "record the rows' licence in devdb/images.py (licence='timescale')",
             )
         )
     if context.oldest_timescaledb is not None:
@@ -343,7 +344,9 @@ def apache_rows(rows: Iterable[ImageSpec] = IMAGES) -> tuple[str, ...]:
         spec.id
         for spec in rows
         if spec.timescaledb is not None
-        and (row_licence(spec) or "apache") not in ("tsl", "timescale", "full")
+        # "timescale" is what timescaledb.license says on a full build; "none"
+        # marks a row without TimescaleDB.
+        and (row_licence(spec) or "apache") not in ("timescale", "tsl", "none")
     )
 
 

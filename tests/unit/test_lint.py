@@ -83,9 +83,27 @@ def test_tsl_only_calls_flagged_while_an_apache_row_exists():
     assert rules(in_transaction(policy)) == []  # every row a full build: fine
 
 
+def test_a_recorded_licence_decides_which_rows_count_as_apache():
+    full, apache, plain = (
+        type("Row", (), {"id": i, "timescaledb": ts, "licence": lic})()
+        for i, ts, lic in (
+            ("full", "2.19", "timescale"),
+            ("apt", "2.", "apache"),
+            ("plain", None, "none"),
+        )
+    )
+    assert lint.apache_rows([full, apache, plain]) == ("apt",)
+    assert lint.apache_rows([full, plain]) == ()
+
+
 def test_apache_rows_come_from_the_image_table():
-    # Rows carry no licence today: every TimescaleDB row may be Apache-only.
-    expected = tuple(spec.id for spec in IMAGES if spec.timescaledb is not None)
+    # A row that records no licence may be Apache-only.
+    expected = tuple(
+        spec.id
+        for spec in IMAGES
+        if spec.timescaledb is not None
+        and getattr(spec, "licence", "apache") not in ("timescale", "none")
+    )
     assert lint.apache_rows() == expected
     assert "pg15-plain" not in lint.apache_rows()
 
