@@ -623,6 +623,10 @@ def seed_database(
                         columns["tick_data"],
                         _ChunkReader(_all_ticks(market, chosen.days, others)),
                     )
+            except BaseException:
+                if failures:  # the candles failed first: theirs is the real error
+                    raise failures[0] from None
+                raise
             finally:
                 # Ends the candles' COPY whatever happened to the ticks'.
                 with contextlib.suppress(DevDbError):
