@@ -47,10 +47,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check, and ruff format --check (it never rewrites files here)."""
+    """ruff check, ruff format --check (it never rewrites files here), db.lint."""
     _install(session)
     session.run("ruff", "check", *LINT_PATHS, *session.posargs)
     session.run("ruff", "format", "--check", *LINT_PATHS)
+    session.run("invoke", "db.lint")  # the revisions' SQL: squawk + TimescaleDB rules
 
 
 @nox.session(default=False)

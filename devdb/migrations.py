@@ -36,6 +36,10 @@ def alembic_config(settings: Settings, script_location: str | None = None) -> Co
         settings.url().render_as_string(hide_password=False).replace("%", "%%"),
     )
     config.attributes["migration_lock_wait_seconds"] = settings.migration_lock_wait
+    config.attributes["migration_timeouts"] = (
+        settings.migration_lock_timeout,
+        settings.migration_statement_timeout,
+    )
     return config
 
 
@@ -175,6 +179,13 @@ def migration_failed(error: Exception) -> DevDbError:
             "the revision is not at fault: check the server (`invoke db.status`, "
             "`invoke db.logs`; a stopped container, a full disk), then run again — "
             "the interrupted revision was rolled back, the ones before it stay applied",
+        )
+    if getattr(getattr(error, "orig", None), "pgcode", None) == "55P03":
+        return DevDbError(
+            f"a migration gave up waiting for a table lock: {reason[0]}",
+            "another session holds a lock on that table (see pg_stat_activity); "
+            "let it finish and run again, or allow longer waits with "
+            "DEVDB_MIGRATION_LOCK_TIMEOUT",
         )
     return DevDbError(
         f"a migration failed: {reason[0] if reason else type(error).__name__}",

@@ -53,6 +53,11 @@ class Settings:
     container_name: str = "stock-tracker-db"
     ready_timeout: float = 60.0
     migration_lock_wait: float = 60.0
+    # Set for every migration session by backend/alembic/env.py: a revision's DDL
+    # waits at most this long for a table lock rather than queue every reader
+    # and writer behind it; "0" (PostgreSQL's own) means no limit.
+    migration_lock_timeout: str = "5s"
+    migration_statement_timeout: str = "0"
     debian_mirror: str = "http://deb.debian.org/debian"
     # A revision whose file is on this git branch is released: it must never
     # change or be backed out. The others are still the author's to edit.
@@ -313,6 +318,8 @@ def load_settings(
             "fix DEVDB_IMAGE_SOURCE or image_source in devdb.toml / devdb.local.toml",
         )
     check_port(settings.port)
+    for name in ("migration_lock_timeout", "migration_statement_timeout"):
+        check_duration(name, getattr(settings, name))
     return settings
 
 
@@ -328,6 +335,19 @@ def check_container_name(name: str) -> None:
             "use letters, digits, '_', '.' and '-' (starting with a letter or "
             "digit): fix DEVDB_CONTAINER_NAME or container_name in devdb.toml / "
             "devdb.local.toml",
+        )
+
+
+# What PostgreSQL accepts for a timeout: a number, optionally with a unit.
+DURATION = re.compile(r"\d+(\.\d+)?\s*(us|ms|s|min|h|d)?")
+
+
+def check_duration(name: str, value: str) -> None:
+    if not DURATION.fullmatch(value.strip()):
+        raise DevDbError(
+            f"setting '{name}' must be a PostgreSQL duration such as 5s, 500ms, "
+            f"1min or 0 (no limit), got {value!r}",
+            f"fix DEVDB_{name.upper()} or '{name}' in devdb.toml / devdb.local.toml",
         )
 
 

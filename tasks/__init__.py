@@ -7,10 +7,18 @@ stays fast: tasks import the devdb library when they run.
 
 from invoke import Collection
 
-from tasks import db_extension, db_lifecycle, db_migrations, db_schema, doctor, image
+from tasks import (
+    db_data,
+    db_extension,
+    db_lifecycle,
+    db_migrations,
+    db_schema,
+    doctor,
+    image,
+)
 
 db = Collection("db")
-for module in (db_lifecycle, db_migrations, db_schema, db_extension):
+for module in (db_lifecycle, db_migrations, db_schema, db_extension, db_data):
     for task in Collection.from_module(module).tasks.values():
         db.add_task(task, default=task.name == "up")
 

@@ -84,21 +84,29 @@ def destroy(c: Context, yes: bool = False, force: bool = False) -> None:
         "yes": "Do not ask before dropping the database.",
         "force": "Allow it on a non-local database (DATABASE_URL).",
         "no_migrate": "Leave the re-created database empty (no upgrade to head).",
+        "seed": "Then load the smoke profile's synthetic data (see db.seed).",
     }
 )
 @reports_errors
 def reset(
-    c: Context, yes: bool = False, force: bool = False, no_migrate: bool = False
+    c: Context,
+    yes: bool = False,
+    force: bool = False,
+    no_migrate: bool = False,
+    seed: bool = False,
 ) -> None:
     """Drop and re-create the database, then upgrade it to head (asks first)."""
     from devdb import lifecycle
     from devdb.console import note
 
-    applied = lifecycle.reset(
-        resolved_settings(), yes=yes, force=force, migrate=not no_migrate
-    )
+    target = resolved_settings()
+    applied = lifecycle.reset(target, yes=yes, force=force, migrate=not no_migrate)
     if applied:
         note(f"Upgraded to head: applied {', '.join(applied)}")
+    if seed:
+        from devdb import seed as seeding
+
+        seeding.report(seeding.seed_database(target, force=force))
 
 
 @task(

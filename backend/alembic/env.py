@@ -16,6 +16,15 @@ lock of its own, and two upgrades racing on one empty database both try to creat
 ``MIGRATION_LOCK_WAIT_SECONDS`` for the alembic CLI, the ``migration_lock_wait``
 setting (DEVDB_MIGRATION_LOCK_WAIT) for the invoke tasks; 60 s by default) and then
 finds nothing left to do.
+
+Online runs also set ``lock_timeout`` (default 5s: DDL waits that long for a table
+lock, then fails, rather than queue every reader and writer of a busy hypertable
+behind it) and ``statement_timeout`` (default 0, no limit) for the session: the
+settings ``migration_lock_timeout`` / ``migration_statement_timeout``
+(DEVDB_MIGRATION_LOCK_TIMEOUT / DEVDB_MIGRATION_STATEMENT_TIMEOUT), or
+MIGRATION_LOCK_TIMEOUT / MIGRATION_STATEMENT_TIMEOUT for the alembic CLI without
+the toolkit. Offline ``--sql`` output does not carry them: whoever runs that SQL
+sets their own (``invoke db.lint`` asks revisions that alter a hypertable to).
 """
 
 from __future__ import annotations
@@ -218,10 +227,81 @@ def require_timescaledb(connection: Connection) -> None:
         )
 
 
+DEFAULT_TIMEOUTS = ("5s", "0")
+
+
+def migration_timeouts() -> tuple[str, str]:
+    """(lock_timeout, statement_timeout) for this run, from the first that says."""
+    handed_in = config.attributes.get("migration_timeouts")
+    if handed_in is not None:
+        return (str(handed_in[0]), str(handed_in[1]))
+    from_environment = (
+        os.environ.get("MIGRATION_LOCK_TIMEOUT", "").strip(),
+        os.environ.get("MIGRATION_STATEMENT_TIMEOUT", "").strip(),
+    )
+    try:
+        from devdb.errors import DevDbError
+        from devdb.settings import load_settings
+    except ImportError:  # the backend on its own
+        toolkit = DEFAULT_TIMEOUTS
+    else:
+        try:
+            settings = load_settings()
+        except DevDbError as error:
+            raise CommandError(f"{error.message}\nTIP: {error.tip}") from None
+        toolkit = (
+            settings.migration_lock_timeout,
+            settings.migration_statement_timeout,
+        )
+    return (from_environment[0] or toolkit[0], from_environment[1] or toolkit[1])
+
+
+def set_migration_timeouts(connection: Connection) -> None:
+    """Session timeouts for every revision of this run (set_config: bound values)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    lock_timeout, statement_timeout = migration_timeouts()
+    try:
+        connection.execute(
+            text(
+                "SELECT set_config('lock_timeout', :lock, false),"
+                "       set_config('statement_timeout', :statement, false)"
+            ),
+            {"lock": lock_timeout, "statement": statement_timeout},
+        )
+    except DBAPIError as error:
+        connection.rollback()
+        reason = str(getattr(error, "orig", error)).strip().splitlines()
+        raise CommandError(
+            f"the migration timeouts lock_timeout={lock_timeout!r}, "
+            f"statement_timeout={statement_timeout!r} were refused: "
+            f"{reason[0] if reason else type(error).__name__}\n"
+            "TIP: use PostgreSQL durations such as 5s, 500ms or 0 in "
+            "MIGRATION_LOCK_TIMEOUT / MIGRATION_STATEMENT_TIMEOUT (alembic CLI) or "
+            "DEVDB_MIGRATION_LOCK_TIMEOUT / DEVDB_MIGRATION_STATEMENT_TIMEOUT"
+        ) from None
+    connection.commit()
+
+
+def reset_migration_timeouts(connection: Connection) -> None:
+    """A handed-in connection goes back to its owner as it came."""
+    from sqlalchemy import text
+
+    if connection.closed or connection.invalidated:
+        return
+    if connection.in_transaction():
+        connection.rollback()
+    connection.execute(text("RESET lock_timeout"))
+    connection.execute(text("RESET statement_timeout"))
+    connection.commit()
+
+
 def run_migrations_with(connection: Connection) -> None:
     require_timescaledb(connection)
     acquire_migration_lock(connection)
     try:
+        set_migration_timeouts(connection)
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -235,6 +315,7 @@ def run_migrations_with(connection: Connection) -> None:
             context.run_migrations()
     finally:
         release_migration_lock(connection)
+        reset_migration_timeouts(connection)
 
 
 def run_migrations_online() -> None:
