@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb import containers, image_build, images, labels
+from devdb import containers, images, labels, rootfs
 from devdb.errors import DevDbError
 from devdb.image_fetch import image_exists
 
@@ -150,7 +150,7 @@ def image_checks(
             Check("debootstrap", True, "not needed: the image is present"),
         ]
     can_pull = settings.image_source != "offline" and registry()
-    builder = image_build.debootstrap_path()
+    builder = rootfs.debootstrap_path()
     checks: list[Check] = []
     if can_pull:
         checks.append(Check("Image", True, f"{spec.official} will be pulled by db.up"))

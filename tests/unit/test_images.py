@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devdb import image_build, images, labels
+from devdb import image_build, images, labels, rootfs
 from devdb.errors import DevDbError
 
 DPKG_STATUS = """\
@@ -23,7 +23,7 @@ Version: 1.0-1
 
 
 def test_dpkg_versions_reads_installed_packages_only() -> None:
-    assert image_build.dpkg_versions(DPKG_STATUS) == {
+    assert rootfs.dpkg_versions(DPKG_STATUS) == {
         "postgresql-17": "17.12-0+deb13u1",
         "postgresql-17-timescaledb": "2.19.3+dfsg-1",
     }
@@ -40,12 +40,12 @@ def test_dpkg_versions_reads_installed_packages_only() -> None:
     ],
 )
 def test_upstream_version(debian: str, upstream: str) -> None:
-    assert image_build.upstream_version(debian) == upstream
+    assert rootfs.upstream_version(debian) == upstream
 
 
 def test_labels_carry_the_real_versions() -> None:
     spec = images.image_spec("pg17-ts2.19")
-    result = image_build.image_labels(spec, image_build.dpkg_versions(DPKG_STATUS))
+    result = image_build.image_labels(spec, rootfs.dpkg_versions(DPKG_STATUS))
     assert result[labels.POSTGRES_VERSION] == "17.12"
     assert result[labels.TIMESCALEDB_VERSION] == "2.19.3"
     assert "not the official image" in result["org.opencontainers.image.description"]
@@ -143,28 +143,28 @@ def test_unknown_image_names_the_known_ones() -> None:
 def test_ref_by_source() -> None:
     spec = images.reference_image()
     assert spec.ref("official") == "timescale/timescaledb:2.19.3-pg17"
-    assert spec.ref("offline") == "stock-tracker-devdb/offline:pg17-ts2.19"
+    assert spec.ref("offline") == f"{images.OFFLINE_REPOSITORY}:pg17-ts2.19"
 
 
 def test_debootstrap_is_retried_once_from_scratch(tmp_path) -> None:
-    rootfs = tmp_path / "rootfs"
+    target = tmp_path / "rootfs"
     marker = tmp_path / "failed-once"
     # Fails the first time (leaving a half-built rootfs), succeeds the second.
     command = [
         "sh",
         "-c",
-        f"mkdir -p {rootfs}/half; if [ -e {marker} ]; then test ! -e {rootfs}/half/x; "
-        f"else touch {marker} {rootfs}/half/x; exit 1; fi",
+        f"mkdir -p {target}/half; if [ -e {marker} ]; then test ! -e {target}/half/x; "
+        f"else touch {marker} {target}/half/x; exit 1; fi",
     ]
     lines: list[str] = []
-    image_build.debootstrap_with_one_retry(command, rootfs, lines.append, "trixie")
+    rootfs.debootstrap_with_one_retry(command, target, lines.append, "trixie")
     assert any("retrying once" in line for line in lines)
 
 
 def test_debootstrap_failing_twice_reports_its_last_lines(tmp_path) -> None:
     command = ["sh", "-c", "echo 'E: Could not download packages'; exit 1"]
     with pytest.raises(DevDbError) as raised:
-        image_build.debootstrap_with_one_retry(
+        rootfs.debootstrap_with_one_retry(
             command, tmp_path / "r", lambda _: None, "sid"
         )
     assert "debootstrap sid failed" in raised.value.message

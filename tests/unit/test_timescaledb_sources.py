@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devdb import image_build
+from devdb import timescaledb_build
 from devdb.errors import DevDbError
 from devdb.settings import load_settings
 from devdb.timescaledb_sources import find_archive, read_sha256sums
@@ -171,7 +171,7 @@ def test_merged_layers_keep_the_newest_versions_shared_files(tmp_path: Path) -> 
         tmp_path / "new.tar",
         {"ext/timescaledb.control": "2.29.2", "lib/timescaledb-2.29.2.so": "new"},
     )
-    image_build.merge_layers([older, newer], tmp_path / "merged.tar")
+    timescaledb_build.merge_layers([older, newer], tmp_path / "merged.tar")
     with tarfile.open(tmp_path / "merged.tar") as merged:
         names = merged.getnames()
         control = merged.extractfile("ext/timescaledb.control")
@@ -185,7 +185,7 @@ def test_merged_layers_keep_the_newest_versions_shared_files(tmp_path: Path) -> 
 
 
 def test_rows_without_a_source_build_get_a_placeholder_archive(tmp_path: Path) -> None:
-    image_build.merge_layers([], tmp_path / "empty.tar")
+    timescaledb_build.merge_layers([], tmp_path / "empty.tar")
     with tarfile.open(tmp_path / "empty.tar") as merged:
         assert [member.isdir() for member in merged.getmembers()] == [True]
 
