@@ -9,10 +9,8 @@ on the engine host's own address, the narrowest one reachable from here.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from devdb import labels
@@ -74,26 +72,6 @@ def short_docker_reason(error: Exception) -> str:
         if marker in text:
             return marker
     return text
-
-
-@dataclass(frozen=True)
-class DevContainerConfig:
-    """What the dev container is created from; stored on it to spot drift."""
-
-    image_ref: str
-    port: int  # 0: any free port
-    user: str
-    database: str
-
-    def as_label(self) -> str:
-        return json.dumps(self.__dict__, sort_keys=True)
-
-    @classmethod
-    def from_label(cls, text: str | None) -> DevContainerConfig | None:
-        try:
-            return cls(**json.loads(text or ""))
-        except (ValueError, TypeError):
-            return None
 
 
 def port_binding(address: str, port: int | None) -> dict[str, Any]:
@@ -173,14 +151,6 @@ def bound_port(container: Container) -> int:
     return int(bindings[0].get("HostPort") or 0)
 
 
-def volume_path_for(
-    client: docker.DockerClient, image_ref: str, spec: ImageSpec
-) -> str:
-    """Where the image keeps its data: its declared VOLUME, else the table's guess."""
-    declared = client.images.get(image_ref).attrs["Config"].get("Volumes") or {}
-    return next(iter(declared)) if len(declared) == 1 else spec.volume_path
-
-
 def container_labels(
     spec: ImageSpec, image_ref: str, image_labels: dict[str, str], role: str
 ) -> dict[str, str]:
@@ -196,63 +166,6 @@ def container_labels(
             labels.TIMESCALEDB_VERSION, spec.timescaledb or "none"
         ),
     }
-
-
-def create_dev_container(
-    client: docker.DockerClient,
-    settings: Settings,
-    spec: ImageSpec,
-    image_ref: str,
-) -> Container:
-    """Create and start the dev container on a labelled named volume."""
-    import docker.errors
-
-    # A remote engine's ports are not this machine's to probe; Docker reports a
-    # busy one when the container starts.
-    if settings.is_local and settings.port and not port_is_free(settings.port):
-        raise busy_port_error(settings.port)
-    config = DevContainerConfig(
-        image_ref=image_ref,
-        port=settings.port,
-        user=settings.user,
-        database=settings.database,
-    )
-    image_labels = client.images.get(image_ref).labels or {}
-    common = container_labels(spec, image_ref, image_labels, labels.ROLE_DEV)
-    try:
-        client.volumes.get(settings.volume_name)
-    except docker.errors.NotFound:
-        client.volumes.create(settings.volume_name, labels=common)
-    try:
-        container = client.containers.create(
-            image_ref,
-            name=settings.container_name,
-            detach=True,
-            environment={
-                "POSTGRES_USER": settings.user,
-                "POSTGRES_PASSWORD": settings.password,
-                "POSTGRES_DB": settings.database,
-            },
-            labels={**common, labels.CONFIG: config.as_label()},
-            ports=port_binding(publish_address(settings), settings.port or None),
-            volumes={
-                settings.volume_name: {
-                    "bind": volume_path_for(client, image_ref, spec),
-                    "mode": "rw",
-                }
-            },
-        )
-    except docker.errors.APIError as error:
-        if error.status_code != 409:
-            raise
-        # Another `db.up` created it a moment ago: use theirs, it is the same.
-        return client.containers.get(settings.container_name)
-    try:
-        start(container, existing=False)
-    except DevDbError:
-        remove_keeping_volumes(container)  # a container that never ran holds nothing
-        raise
-    return container
 
 
 def start(container: Container, *, existing: bool = True) -> None:

@@ -8,6 +8,8 @@ docker-compose database, say) and migrate or reset that.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devdb import containers, labels
@@ -114,10 +116,8 @@ def managed_only(settings: Settings, verb: str) -> None:
         )
 
 
-def warn_on_drift(container: Container, wanted: containers.DevContainerConfig) -> None:
-    created_with = containers.DevContainerConfig.from_label(
-        container.labels.get(labels.CONFIG)
-    )
+def warn_on_drift(container: Container, wanted: DevContainerConfig) -> None:
+    created_with = DevContainerConfig.from_label(container.labels.get(labels.CONFIG))
     if created_with is None or created_with == wanted:
         return
     differences = [
@@ -139,14 +139,107 @@ def wanted_config(
     settings: Settings,
     spec: ImageSpec,
     container: Container,
-) -> containers.DevContainerConfig:
+) -> DevContainerConfig:
     """The config ``up`` would create the container with now, for drift warnings."""
     current_ref = container.labels.get(labels.IMAGE_REF, "")
     accepted = spec.accepted_refs(settings.image_source)
     image_ref = current_ref if current_ref in accepted else accepted[0]
-    return containers.DevContainerConfig(
+    return DevContainerConfig(
         image_ref=image_ref,
         port=settings.port,
         user=settings.user,
         database=settings.database,
     )
+
+
+@dataclass(frozen=True)
+class DevContainerConfig:
+    """What the dev container is created from; stored on it to spot drift."""
+
+    image_ref: str
+    port: int  # 0: any free port
+    user: str
+    database: str
+
+    def as_label(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+    @classmethod
+    def from_label(cls, text: str | None) -> DevContainerConfig | None:
+        try:
+            return cls(**json.loads(text or ""))
+        except (ValueError, TypeError):
+            return None
+
+
+def volume_path_for(
+    client: docker.DockerClient, image_ref: str, spec: ImageSpec
+) -> str:
+    """Where the image keeps its data: its declared VOLUME, else the table's guess."""
+    declared = client.images.get(image_ref).attrs["Config"].get("Volumes") or {}
+    return next(iter(declared)) if len(declared) == 1 else spec.volume_path
+
+
+def create_dev_container(
+    client: docker.DockerClient,
+    settings: Settings,
+    spec: ImageSpec,
+    image_ref: str,
+) -> Container:
+    """Create and start the dev container on a labelled named volume."""
+    import docker.errors
+
+    # A remote engine's ports are not this machine's to probe; Docker reports a
+    # busy one when the container starts.
+    if (
+        settings.is_local
+        and settings.port
+        and not containers.port_is_free(settings.port)
+    ):
+        raise containers.busy_port_error(settings.port)
+    config = DevContainerConfig(
+        image_ref=image_ref,
+        port=settings.port,
+        user=settings.user,
+        database=settings.database,
+    )
+    image_labels = client.images.get(image_ref).labels or {}
+    common = containers.container_labels(spec, image_ref, image_labels, labels.ROLE_DEV)
+    try:
+        client.volumes.get(settings.volume_name)
+    except docker.errors.NotFound:
+        client.volumes.create(settings.volume_name, labels=common)
+    try:
+        container = client.containers.create(
+            image_ref,
+            name=settings.container_name,
+            detach=True,
+            environment={
+                "POSTGRES_USER": settings.user,
+                "POSTGRES_PASSWORD": settings.password,
+                "POSTGRES_DB": settings.database,
+            },
+            labels={**common, labels.CONFIG: config.as_label()},
+            ports=containers.port_binding(
+                containers.publish_address(settings), settings.port or None
+            ),
+            volumes={
+                settings.volume_name: {
+                    "bind": volume_path_for(client, image_ref, spec),
+                    "mode": "rw",
+                }
+            },
+        )
+    except docker.errors.APIError as error:
+        if error.status_code != 409:
+            raise
+        # Another `db.up` created it a moment ago: use theirs, it is the same.
+        return client.containers.get(settings.container_name)
+    try:
+        containers.start(container, existing=False)
+    except DevDbError:
+        containers.remove_keeping_volumes(
+            container
+        )  # a container that never ran holds nothing
+        raise
+    return container

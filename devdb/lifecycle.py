@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 from devdb import containers, images, labels, migrations, readiness
 from devdb.console import note
 from devdb.database import connect, quote_identifier
-from devdb.devcontainer import dev_container, managed_only, wanted_config, warn_on_drift
+from devdb.devcontainer import (
+    create_dev_container,
+    dev_container,
+    managed_only,
+    wanted_config,
+    warn_on_drift,
+)
 from devdb.errors import DevDbError
 from devdb.image_fetch import ensure_image
 from devdb.revisions import quick_heads
@@ -139,9 +145,7 @@ def up(
                 client, spec, settings.image_source, mirror=settings.debian_mirror
             )
             note(f"Creating {settings.container_name} from {image_ref}")
-            container = containers.create_dev_container(
-                client, settings, spec, image_ref
-            )
+            container = create_dev_container(client, settings, spec, image_ref)
             created = started = True
         else:
             warn_on_drift(container, wanted_config(settings, spec, container))
