@@ -19,15 +19,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devdb import images, migrations, seed  # noqa: E402
+from devdb import images, market_data, migrations, seed  # noqa: E402
 from devdb.throwaway import throwaway_database  # noqa: E402
 
 
 def generator_seconds(profile: seed.Profile, seed_value: int) -> tuple[int, float]:
-    market = seed.Market(seed_value, profile.symbols, profile.ticks_per_minute)
+    market = market_data.Market(seed_value, profile.symbols, profile.ticks_per_minute)
     started = time.perf_counter()
     rows = 0
-    for day in seed.trading_days(profile.days):
+    for day in market_data.trading_days(profile.days):
         rows += sum(chunk.count("\n") for chunk in market.day_ticks(day))
         rows += sum(len(lines) for lines in market.day_rows().values())
     return rows, time.perf_counter() - started

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from devdb import lint
+from devdb import lint, lint_rules
 from devdb.errors import DevDbError
 from devdb.images import IMAGES
 from devdb.settings import PROJECT_ROOT, load_settings
 
 CONTEXT = lint.LintContext(
-    hypertables=frozenset(lint.SEED_HYPERTABLES),
+    hypertables=frozenset(lint_rules.SEED_HYPERTABLES),
     apache_rows=(),
     oldest_timescaledb=(2, 19),
     oldest_row="pg17-ts2.19",
@@ -92,8 +92,8 @@ def test_a_recorded_licence_decides_which_rows_count_as_apache():
             ("plain", None, "none"),
         )
     )
-    assert lint.apache_rows([full, apache, plain]) == ("apt",)
-    assert lint.apache_rows([full, plain]) == ()
+    assert lint_rules.apache_rows([full, apache, plain]) == ("apt",)
+    assert lint_rules.apache_rows([full, plain]) == ()
 
 
 def test_apache_rows_come_from_the_image_table():
@@ -104,8 +104,8 @@ def test_apache_rows_come_from_the_image_table():
         if spec.timescaledb is not None
         and getattr(spec, "licence", "apache") not in ("timescale", "none")
     )
-    assert lint.apache_rows() == expected
-    assert "pg15-plain" not in lint.apache_rows()
+    assert lint_rules.apache_rows() == expected
+    assert "pg15-plain" not in lint_rules.apache_rows()
 
 
 def test_constructs_newer_than_the_oldest_image_are_flagged():
@@ -123,7 +123,7 @@ def test_oldest_timescaledb_ignores_rows_without_a_minor_version():
         replace(template, id="older", timescaledb="2.19"),
         replace(template, id="plain", timescaledb=None),
     ]
-    assert lint.oldest_timescaledb(rows) == ((2, 19), "older")
+    assert lint_rules.oldest_timescaledb(rows) == ((2, 19), "older")
 
 
 def test_alter_table_on_a_hypertable_needs_a_lock_timeout():

@@ -9,15 +9,15 @@ from decimal import Decimal
 
 import pytest
 
-from devdb import seed
+from devdb import market_data, seed
 from devdb.errors import DevDbError
 from devdb.settings import Settings
 
 
 def generate(seed_value: int, symbols: int = 4, days: int = 1) -> dict[str, list[str]]:
-    market = seed.Market(seed_value, symbols, ticks_per_minute=3)
+    market = market_data.Market(seed_value, symbols, ticks_per_minute=3)
     tables: dict[str, list[str]] = defaultdict(list)
-    for day in seed.trading_days(days):
+    for day in market_data.trading_days(days):
         for chunk in market.day_ticks(day):
             tables["tick_data"].extend(chunk.splitlines())
         for table, rows in market.day_rows().items():
@@ -103,22 +103,22 @@ def test_derivative_basis_is_price_minus_the_vn30():
 
 
 def test_week_profile_is_about_a_million_candles():
-    week = seed.PROFILES["week"]
+    week = market_data.PROFILES["week"]
     minutes = (seed.CLOSE_MINUTE - seed.OPEN_MINUTE) * week.days
     assert 950_000 <= week.symbols * minutes <= 1_050_000
 
 
 def test_money_is_exact():
-    assert seed.money(123456789012345) == "1234567890123.45"
-    assert seed.money(5) == "0.05"
-    assert seed.money(-150) == "-1.50"
+    assert market_data.money(123456789012345) == "1234567890123.45"
+    assert market_data.money(5) == "0.05"
+    assert market_data.money(-150) == "-1.50"
 
 
 def test_unknown_profile_and_no_symbols_are_explained():
     with pytest.raises(DevDbError, match="unknown seed profile"):
         seed.profile_named("month")
     with pytest.raises(DevDbError, match="at least 1"):
-        seed.Market(1, 0, 2)
+        market_data.Market(1, 0, 2)
 
 
 def test_a_remote_database_is_refused_without_force_before_connecting():
