@@ -32,6 +32,7 @@ class Status:
     pending: list[str] = field(default_factory=list)
     hypertables: list[str] = field(default_factory=list)
     head: tuple[str, ...] = ()
+    extension_behind: str = ""  # the server's default TimescaleDB, when newer
 
     @property
     def problems(self) -> list[str]:
@@ -55,6 +56,11 @@ class Status:
         unapplied = sorted(set(self.head) - set(self.current))
         if unapplied and not self.pending:
             found.append(f"head revision(s) not applied: {', '.join(unapplied)}")
+        if self.extension_behind:
+            found.append(
+                f"the timescaledb extension is older than the image's "
+                f"{self.extension_behind} (`invoke db.update-extension`)"
+            )
         if self.pending:
             found.append(
                 f"{len(self.pending)} revision(s) pending: {', '.join(self.pending)}"
@@ -120,6 +126,14 @@ def fill_from_server(settings: Settings, report: Status) -> None:
         installed, available = timescaledb
         if installed:
             report.timescaledb_version = installed
+            if available and available != installed:
+                # The image moved on and the volume was kept: the server loads the
+                # new library only once the extension is updated in the database.
+                report.extension_behind = available
+                report.timescaledb_version = (
+                    f"{installed} (the image has {available}: "
+                    "`invoke db.update-extension`)"
+                )
             report.hypertables = list(
                 connection.execute(
                     text(

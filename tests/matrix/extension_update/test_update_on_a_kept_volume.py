@@ -15,8 +15,17 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import text
 
-from devdb import containers, images, labels, migrations, readiness, revisions
+from devdb import (
+    containers,
+    images,
+    labels,
+    migrations,
+    readiness,
+    revisions,
+    status,
+)
 from devdb.database import connect
+from devdb.dump import dump_diff, dump_schema
 from devdb.extension_update import update_extension
 from devdb.image_fetch import ensure_image
 from devdb.settings import Settings
@@ -106,7 +115,7 @@ def extversion(settings: Settings) -> str | None:
 
 
 def test_older_volume_updates_to_this_rows_version(
-    docker_client, test_settings, cell, cell_spec, volume
+    docker_client, test_settings, cell, cell_spec, volume, head_database
 ) -> None:
     older = older_row(cell_spec)
     older_ref = ensure_image(
@@ -146,6 +155,10 @@ def test_older_volume_updates_to_this_rows_version(
         assert extversion(settings) == older.source_versions[-1], (
             "nothing updates alone"
         )
+        behind = status.Status(url=settings.safe_url())
+        status.fill_from_server(settings, behind)
+        assert behind.extension_behind == cell_spec.source_versions[-1]
+        assert any("db.update-extension" in problem for problem in behind.problems)
         results = {r.database: r for r in update_extension(container, settings.user)}
         updated = results[settings.database]
         assert (updated.before, updated.after) == (
@@ -161,6 +174,15 @@ def test_older_volume_updates_to_this_rows_version(
         assert rows_after == rows_before
         assert list(migrations.current(settings)) == revisions.heads(
             settings.script_location
+        )
+        current = status.Status(url=settings.safe_url())
+        status.fill_from_server(settings, current)
+        assert current.extension_behind == ""
+        # The updated database's schema is a fresh install's at head.
+        updated_schema = dump_schema(container, settings)
+        fresh_schema = dump_schema(head_database.container, head_database.settings)
+        assert updated_schema == fresh_schema, dump_diff(
+            fresh_schema, updated_schema, "fresh install", "updated in place"
         )
     finally:
         containers.remove_keeping_volumes(container)
