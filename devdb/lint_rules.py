@@ -164,6 +164,9 @@ class LintContext:
     apache_rows: tuple[str, ...]  # image rows whose TimescaleDB may be Apache-only
     oldest_timescaledb: tuple[int, int] | None  # the image table's oldest, known
     oldest_row: str = ""
+    # Hypertables with compression enabled (the committed manifest says so, or
+    # the linted SQL turns it on): some DDL fails on them.
+    compressed: frozenset[str] = frozenset()
 
 
 AUTOCOMMIT_FIX = (
@@ -300,7 +303,46 @@ def rule_findings(
                 "same transaction",
             )
         )
+    if altered in context.compressed and ALTER_COLUMN_TYPE.search(text):
+        found.append(
+            (
+                "timescaledb-ddl-on-compressed-hypertable",
+                f"{altered} has compression enabled: changing a column's type fails "
+                "there (0A000 operation not supported on hypertables that have "
+                "compression enabled), and only a database with compressed data "
+                "shows it",
+                "make a compression-safe change (a new column, filled from the old "
+                "one), or decompress its chunks and turn compression off first, "
+                "in the same revision",
+            )
+        )
     return found
+
+
+ALTER_COLUMN_TYPE = re.compile(r"\bALTER (?:COLUMN )?[\w\"]+ (?:SET DATA )?TYPE\b")
+COMPRESSION_ON = re.compile(
+    r"ALTER TABLE (?:ONLY )?([\w.\"]+) SET \([^)]*TIMESCALEDB\.COMPRESS\b(?!_)"
+)
+MANIFEST_COMPRESSED = re.compile(
+    r"^-- hypertable (?:\w+\.)?(\w+) \(compression enabled\)", re.MULTILINE
+)
+
+
+def compressed_hypertables(
+    schema_file: Path, sql_texts: Iterable[str]
+) -> frozenset[str]:
+    """Hypertables the committed manifest or the linted SQL gives compression."""
+    names: set[str] = set()
+    if schema_file.is_file():
+        names.update(
+            MANIFEST_COMPRESSED.findall(schema_file.read_text(encoding="utf-8"))
+        )
+    for sql in sql_texts:
+        names.update(
+            name.split(".")[-1].strip('"').lower()
+            for name in COMPRESSION_ON.findall(sql.upper())
+        )
+    return frozenset(names)
 
 
 # --- the image table, read as data ---------------------------------------------------
@@ -371,7 +413,9 @@ def known_hypertables(schema_file: Path, sql_texts: Iterable[str]) -> frozenset[
 
 def default_context(settings: Settings, sql_texts: Iterable[str]) -> LintContext:
     oldest, row = oldest_timescaledb()
+    sql_texts = list(sql_texts)
     return LintContext(
+        compressed=compressed_hypertables(settings.schema_file, sql_texts),
         hypertables=known_hypertables(settings.schema_file, sql_texts),
         apache_rows=apache_rows(),
         oldest_timescaledb=oldest,

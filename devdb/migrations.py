@@ -124,15 +124,42 @@ def run_command(
         stepped.append(step.up_revision_id)
 
     config.attributes["on_version_apply"] = record_step  # env.py passes it to Alembic
-    with connect(settings) as connection:
-        config.attributes["connection"] = connection
-        try:
-            getattr(command, name)(config, *args, **kwargs)
-        except CommandError as error:
-            raise command_error(error, current_revisions_quietly(connection)) from None
-        except DBAPIError as error:
-            raise migration_failed(error) from None
+    running = RunningRevision()
+    logging.getLogger("alembic.runtime.migration").addHandler(running)
+    try:
+        with connect(settings) as connection:
+            config.attributes["connection"] = connection
+            try:
+                getattr(command, name)(config, *args, **kwargs)
+            except CommandError as error:
+                raise command_error(
+                    error, current_revisions_quietly(connection)
+                ) from None
+            except DBAPIError as error:
+                raise migration_failed(error, running.revision) from None
+    finally:
+        logging.getLogger("alembic.runtime.migration").removeHandler(running)
     return stepped
+
+
+class RunningRevision(logging.Handler):
+    """Remembers the revision Alembic last said it runs, to name it on a failure.
+
+    on_version_apply reports a step once it is done; the failing one never is.
+    """
+
+    STEP = re.compile(r"^Running (upgrade|downgrade) (\S*) -> (\S+?),?(?: |$)")
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.revision = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        step = self.STEP.match(record.getMessage())
+        if step:
+            kind, lower, upper = step.groups()
+            # "upgrade 001 -> 002" runs 002; "downgrade 002 -> 001" undoes 002.
+            self.revision = upper if kind == "upgrade" else lower
 
 
 def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
@@ -147,6 +174,9 @@ def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
 # TimescaleDB's refusal on an Apache-only build (Debian's package, the -oss images):
 # 0A000 "functionality not supported under the current "apache" license".
 APACHE_LICENCE_REFUSAL = re.compile(r'under the current "apache" license')
+# TimescaleDB's refusal of some DDL once a hypertable has compression enabled
+# (timescale/timescaledb#1543, #2663); only a database with such a table shows it.
+COMPRESSION_ENABLED = "hypertables that have compression enabled"
 # libpq's words when the server, not the SQL, ended the session.
 SERVER_GONE = (
     "server closed the connection unexpectedly",
@@ -159,12 +189,18 @@ SERVER_GONE = (
 )
 
 
-def migration_failed(error: Exception) -> DevDbError:
+def migration_failed(error: Exception, revision: str = "") -> DevDbError:
+    """Why a migration failed, naming its revision when Alembic said which it ran."""
     reason = str(getattr(error, "orig", error)).strip().splitlines()
+    failed = (
+        f"a migration failed (revision {revision})"
+        if revision
+        else "a migration failed"
+    )
     if reason and APACHE_LICENCE_REFUSAL.search(reason[0]):
         # The SQL is fine; the server lacks tsl/. Say which images have it.
         return DevDbError(
-            "a migration failed: it uses TimescaleDB features of the Timescale "
+            f"{failed}: it uses TimescaleDB features of the Timescale "
             "License (compression, continuous aggregates, policies) and this server's "
             'TimescaleDB is the Apache-only build (timescaledb.license = "apache")',
             "run it on an image built with tsl/ (`invoke image.list`: licence "
@@ -187,8 +223,15 @@ def migration_failed(error: Exception) -> DevDbError:
             "let it finish and run again, or allow longer waits with "
             "DEVDB_MIGRATION_LOCK_TIMEOUT",
         )
+    if reason and COMPRESSION_ENABLED in reason[0]:
+        return DevDbError(
+            f"{failed} on a hypertable with compression enabled: {reason[0]}",
+            "make the change compression-safe (add a new column and fill it, rather "
+            "than change a type), or decompress its chunks and turn compression off "
+            "before the change, in the same revision (`invoke db.lint` flags this)",
+        )
     return DevDbError(
-        f"a migration failed: {reason[0] if reason else type(error).__name__}",
+        f"{failed}: {reason[0] if reason else type(error).__name__}",
         "fix the revision and run again; revisions before it stay applied "
         "(each runs in its own transaction) — `invoke db.current` shows where it stopped",
     )

@@ -252,3 +252,24 @@ def test_the_autocommit_pattern_passes_and_squawk_keeps_quiet_on_per_chunk(
     _, findings = lint.lint_revisions(settings, include_released=True)
     mine = [f.render() for f in findings if "zz_lint_fixture" in f.path]
     assert mine == []
+
+
+def test_a_column_type_change_on_a_compressed_hypertable_is_flagged():
+    change = (
+        "SET LOCAL lock_timeout = '5s';\n\n"
+        "ALTER TABLE tick_data ALTER COLUMN price TYPE numeric(14,2)"
+    )
+    compressed = replace(CONTEXT, compressed=frozenset({"tick_data"}))
+    assert rules(in_transaction(change), compressed) == [
+        "timescaledb-ddl-on-compressed-hypertable"
+    ]
+    assert rules(in_transaction(change)) == []  # no compression: nothing to fear
+    # Compression turned on earlier in the linted SQL counts as well.
+    enable = "ALTER TABLE tick_data SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol')"
+    context = replace(
+        CONTEXT,
+        compressed=lint_rules.compressed_hypertables(Path("/nonexistent"), [enable]),
+    )
+    assert rules(in_transaction(change), context) == [
+        "timescaledb-ddl-on-compressed-hypertable"
+    ]
