@@ -24,6 +24,7 @@ from devdb.manifest import format_manifest, read_manifest
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
+    from sqlalchemy.engine import Connection
 
     from devdb.settings import Settings
 
@@ -145,12 +146,64 @@ def dump_schema(
     body = normalise_dump(run_pg_dump(container, settings))
     with connect(settings) as connection:
         manifest = read_manifest(connection, include_revision=include_revision)
+        materializations = materialization_names(connection)
     sections = [
         FILE_HEADER,
         body,
         format_manifest(manifest, include_revision=include_revision),
     ]
-    return "\n".join(section for section in sections if section)
+    return stable_internal_names(
+        "\n".join(section for section in sections if section), materializations
+    )
+
+
+# %% for psycopg2: exec_driver_sql hands the text to its parameter formatting.
+MATERIALIZATIONS_QUERY = """
+SELECT materialization_hypertable_name, format('%%I.%%I', view_schema, view_name)
+  FROM timescaledb_information.continuous_aggregates
+"""
+MATERIALIZED_HYPERTABLE = re.compile(r"_materialized_hypertable_\d+\b")
+INVALIDATION_TRIGGER_ID = re.compile(r"(continuous_agg_invalidation_trigger)\('\d+'\)")
+
+
+def materialization_names(connection: Connection) -> dict[str, str]:
+    """Each continuous aggregate's materialization hypertable -> the view's name."""
+    present = connection.exec_driver_sql(
+        "SELECT to_regclass('timescaledb_information.continuous_aggregates')"
+        " IS NOT NULL"
+    ).scalar()
+    if not present:
+        connection.rollback()
+        return {}
+    names = {
+        str(a): str(b) for a, b in connection.exec_driver_sql(MATERIALIZATIONS_QUERY)
+    }
+    connection.rollback()
+    return names
+
+
+def stable_internal_names(dump: str, materializations: dict[str, str]) -> str:
+    """TimescaleDB's creation-order names replaced by what they stand for.
+
+    A continuous aggregate's materialization hypertable is numbered by creation
+    order (``_materialized_hypertable_7``), and its invalidation trigger takes the
+    source hypertable's id: both change when the same revisions run again (a
+    downgrade and upgrade, another database). The dump names the aggregate instead,
+    so it is byte-stable wherever the same objects exist.
+    """
+
+    def materialization(match: re.Match[str]) -> str:
+        view = materializations.get(match.group(0))
+        return (
+            f"_materialized_hypertable_of_{view.replace('.', '_')}"
+            if view
+            else ("_materialized_hypertable_N")
+        )
+
+    dump = MATERIALIZED_HYPERTABLE.sub(materialization, dump)
+    return INVALIDATION_TRIGGER_ID.sub(
+        r"\1('<the hypertable ON which it fires>')", dump
+    )
 
 
 def dump_diff(

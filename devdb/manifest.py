@@ -87,8 +87,12 @@ SELECT format('%I.%I', hypertable_schema, hypertable_name), attname::text,
 # out: a refresh policy names its continuous aggregate instead.
 JOBS_QUERY = """
 SELECT format('%I.%I', j.proc_schema, j.proc_name),
-       coalesce(format('%I.%I', ca.view_schema, ca.view_name),
-                format('%I.%I', j.hypertable_schema, j.hypertable_name), ''),
+       -- format('%I') refuses NULL, and a job's target is NULL on one side at least.
+       coalesce(CASE WHEN ca.view_name IS NOT NULL
+                     THEN format('%I.%I', ca.view_schema, ca.view_name) END,
+                CASE WHEN j.hypertable_name IS NOT NULL
+                     THEN format('%I.%I', j.hypertable_schema, j.hypertable_name) END,
+                ''),
        j.schedule_interval::text,
        coalesce((j.config - 'hypertable_id' - 'mat_hypertable_id')::text, '')
   FROM timescaledb_information.jobs j

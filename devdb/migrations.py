@@ -176,7 +176,11 @@ def current_revisions_quietly(connection: Connection) -> tuple[str, ...]:
 APACHE_LICENCE_REFUSAL = re.compile(r'under the current "apache" license')
 # TimescaleDB's refusal of some DDL once a hypertable has compression enabled
 # (timescale/timescaledb#1543, #2663); only a database with such a table shows it.
-COMPRESSION_ENABLED = "hypertables that have compression enabled"
+# 2.19 says "hypertables that have compression enabled", 2.29 "hypertables with
+# compressed chunks".
+COMPRESSED_HYPERTABLE_REFUSAL = re.compile(
+    r"not supported on hypertables (?:that have compression enabled|with compressed chunks)"
+)
 # libpq's words when the server, not the SQL, ended the session.
 SERVER_GONE = (
     "server closed the connection unexpectedly",
@@ -223,9 +227,9 @@ def migration_failed(error: Exception, revision: str = "") -> DevDbError:
             "let it finish and run again, or allow longer waits with "
             "DEVDB_MIGRATION_LOCK_TIMEOUT",
         )
-    if reason and COMPRESSION_ENABLED in reason[0]:
+    if reason and COMPRESSED_HYPERTABLE_REFUSAL.search(reason[0]):
         return DevDbError(
-            f"{failed} on a hypertable with compression enabled: {reason[0]}",
+            f"{failed} on a compressed hypertable: {reason[0]}",
             "make the change compression-safe (add a new column and fill it, rather "
             "than change a type), or decompress its chunks and turn compression off "
             "before the change, in the same revision (`invoke db.lint` flags this)",
