@@ -53,7 +53,37 @@ def docker_build(
     image_labels: dict[str, str],
     update: Callable[[str], None],
 ) -> None:
-    import docker.errors
+    """``docker build`` of ``context``; once more without the layer cache if Docker
+    lost a cached layer.
+
+    The classic builder can reuse a cached step whose layer went away with an
+    image removed meanwhile (``failed to get layer ...: layer does not exist``);
+    building the step again is the cure, so that one failure is retried.
+    """
+    try:
+        _docker_build(
+            client, context, tag, buildargs, image_labels, update, nocache=False
+        )
+    except DevDbError as error:
+        if "layer does not exist" not in error.message:
+            raise
+        update(f"{first_line(error.message)}; building again without the cache")
+        _docker_build(
+            client, context, tag, buildargs, image_labels, update, nocache=True
+        )
+
+
+def _docker_build(
+    client: docker.DockerClient,
+    context: Path,
+    tag: str,
+    buildargs: dict[str, str],
+    image_labels: dict[str, str],
+    update: Callable[[str], None],
+    *,
+    nocache: bool,
+) -> None:
+    import docker.errors  # lazy: docker-py costs `invoke --list` a quarter second
 
     try:
         for event in client.api.build(
@@ -63,6 +93,7 @@ def docker_build(
             labels=image_labels,
             rm=True,
             forcerm=True,
+            nocache=nocache,
             decode=True,
         ):
             if "error" in event:
