@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,24 +54,35 @@ def docker_build(
     image_labels: dict[str, str],
     update: Callable[[str], None],
 ) -> None:
-    """``docker build`` of ``context``; once more without the layer cache if Docker
-    lost a cached layer.
+    """``docker build`` of ``context``, retried when Docker loses a layer mid-build.
 
-    The classic builder can reuse a cached step whose layer went away with an
-    image removed meanwhile (``failed to get layer ...: layer does not exist``);
-    building the step again is the cure, so that one failure is retried.
+    The engine here (20.10, fuse-overlayfs) now and then fails an export with
+    ``failed to get layer ...: layer does not exist`` while another build or a
+    container removal runs, and the same build passes a moment later: that one
+    failure is retried, twice at most, without the layer cache.
     """
-    try:
-        _docker_build(
-            client, context, tag, buildargs, image_labels, update, nocache=False
-        )
-    except DevDbError as error:
-        if "layer does not exist" not in error.message:
-            raise
-        update(f"{first_line(error.message)}; building again without the cache")
-        _docker_build(
-            client, context, tag, buildargs, image_labels, update, nocache=True
-        )
+    for attempt in range(LOST_LAYER_ATTEMPTS):
+        try:
+            _docker_build(
+                client,
+                context,
+                tag,
+                buildargs,
+                image_labels,
+                update,
+                nocache=attempt > 0,
+            )
+            return
+        except DevDbError as error:
+            if "layer does not exist" not in error.message or (
+                attempt == LOST_LAYER_ATTEMPTS - 1
+            ):
+                raise
+            update(f"{first_line(error.message)}; building again without the cache")
+            time.sleep(2 * (attempt + 1))  # let the engine finish what it was doing
+
+
+LOST_LAYER_ATTEMPTS = 3
 
 
 def _docker_build(
