@@ -388,19 +388,31 @@ def test_pgport_moves_the_init_server_and_the_server(
 def test_quoted_initdb_args_and_a_scram_socket(
     image, docker, host_dir, test_settings
 ) -> None:
-    _, ref = image
+    spec, ref = image
+    # Quoting as a shell would read it, with a space inside the quotes; the socket
+    # then wants a password, which the init server's psql must give. initdb takes
+    # -c (a server setting) from PostgreSQL 16; before, a WAL directory with a
+    # space in its name carries the quoting instead.
+    if spec.postgres_major >= 16:
+        quoted = "-c cluster_name='dev db'"
+    else:
+        quoted = "--waldir='/var/lib/postgresql/wal dir'"
     started = docker.serve(
         ref,
         database="app",
         environment={
             "POSTGRES_DB": "app",
-            # Quoting as a shell would read it; the socket then wants a password,
-            # which the init server's psql must give.
-            "POSTGRES_INITDB_ARGS": "--auth-local=scram-sha-256 -c cluster_name='dev db'",
+            "POSTGRES_INITDB_ARGS": f"--auth-local=scram-sha-256 {quoted}",
         },
         volumes=init_dir_with(host_dir, "CREATE TABLE made_at_init (x int);"),
     )
-    assert query(started, test_settings, "SHOW cluster_name") == "dev db"
+    if spec.postgres_major >= 16:
+        assert query(started, test_settings, "SHOW cluster_name") == "dev db"
+    else:
+        code, output, _ = containers.exec_in(
+            started.container, ["readlink", f"{spec.pgdata}/pg_wal"]
+        )
+        assert (code, output.strip()) == (0, "/var/lib/postgresql/wal dir")
     assert (
         query(
             started,
