@@ -17,8 +17,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from helpers import first_revision, head_revisions, revision_ids
 
+from devdb.revisions import next_revision_id
 from devdb.settings import PROJECT_ROOT, Settings
+
+# What the revisions give today, read from their files: the tests below hold for
+# any correct new revision.
+FIRST = first_revision()
+[HEAD] = head_revisions()
+BEYOND = len(revision_ids()) + 4  # more steps than there are revisions
 
 SECRET = "pw-" + secrets.token_hex(6)
 
@@ -141,7 +149,8 @@ def revision_of(settings: Settings) -> list[str]:
 
 def test_downgrade_and_redo_keep_rows_without_yes(database: Settings) -> None:
     env = environment(DATABASE_URL=url(database))
-    ok(run_invoke("db.upgrade", env=env))
+    # At the first revision, whose downgrade drops tick_data: rows are at risk.
+    ok(run_invoke("db.upgrade", "--revision", FIRST, env=env))
     query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
     query(database, "INSERT INTO tick_data VALUES ('B', now(), 2, 2, 'sell')")
 
@@ -152,11 +161,11 @@ def test_downgrade_and_redo_keep_rows_without_yes(database: Settings) -> None:
         # The refusal says what would be lost, and how to go ahead anyway.
         assert "tick_data (2 rows)" in output
         assert "--yes" in output
-        assert revision_of(database) == ["001"]
+        assert revision_of(database) == [FIRST]
         assert query(database, "SELECT count(*) FROM tick_data") == [(2,)]
 
     ok(run_invoke("db.redo", "--yes", env=env))
-    assert revision_of(database) == ["001"]
+    assert revision_of(database) == [FIRST]
     assert query(database, "SELECT count(*) FROM tick_data") == [(0,)]
     ok(run_invoke("db.downgrade", "--steps", "1", "--yes", env=env))
     assert revision_of(database) == []
@@ -166,10 +175,10 @@ def test_downgrade_of_an_empty_database_needs_no_yes_except_to_base(
     database: Settings,
 ) -> None:
     env = environment(DATABASE_URL=url(database))
-    ok(run_invoke("db.upgrade", env=env))
+    ok(run_invoke("db.upgrade", "--revision", FIRST, env=env))
     # Undoing the first revision drops every table: asked even with no rows.
     clean_failure(run_invoke("db.redo", env=env), "drops every table")
-    assert revision_of(database) == ["001"]
+    assert revision_of(database) == [FIRST]
 
 
 def answer_on_a_terminal(
@@ -199,13 +208,13 @@ def test_on_a_terminal_the_question_names_the_rows_and_no_keeps_them(
     database: Settings,
 ) -> None:
     env = environment(DATABASE_URL=url(database))
-    ok(run_invoke("db.upgrade", env=env))
+    ok(run_invoke("db.upgrade", "--revision", FIRST, env=env))
     query(database, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
     refused = answer_on_a_terminal(("db.downgrade", "--steps", "1"), "n", env)
     refused.stdout += "\n"  # the terminal would echo the typed answer's newline
     output = clean_failure(refused, "cancelled: nothing was changed")
     assert "public.tick_data (1 row)" in output and "Continue?" in output
-    assert revision_of(database) == ["001"]
+    assert revision_of(database) == [FIRST]
     ok(answer_on_a_terminal(("db.downgrade", "--steps", "1"), "y", env))
     assert revision_of(database) == []
 
@@ -240,24 +249,24 @@ def downgrade() -> None:
 
 @pytest.fixture
 def three_revisions(tmp_path: Path, database: Settings) -> Settings:
-    """A copy of the revisions plus 002 (a table) and 003 (an index only)."""
+    """A copy of the revisions plus two on today's head: a table, then an index only."""
     backend = tmp_path / "backend"
     shutil.copytree(PROJECT_ROOT / "backend", backend)
     versions = backend / "alembic" / "versions"
-    (versions / "002_trades.py").write_text(
+    (versions / "selftest_trades.py").write_text(
         REVISION.format(
             doc="Add trades.",
-            rev="002",
-            down="001",
+            rev="selftest_trades",
+            down=HEAD,
             up="CREATE TABLE trades (id int)",
             down_sql="DROP TABLE trades",
         )
     )
-    (versions / "003_index.py").write_text(
+    (versions / "selftest_index.py").write_text(
         REVISION.format(
             doc="Index tick prices.",
-            rev="003",
-            down="002",
+            rev="selftest_index",
+            down="selftest_trades",
             up="CREATE INDEX idx_price ON tick_data (price)",
             down_sql="DROP INDEX idx_price",
         )
@@ -276,27 +285,27 @@ def test_the_guard_names_only_the_tables_the_undone_revisions_touch(
     query(settings, "INSERT INTO trades VALUES (1), (2), (3)")
     query(settings, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
 
-    # 003 only drops an index: no rows at risk, nothing to ask.
+    # The index revision only drops an index: no rows at risk, nothing to ask.
     risk = safety.guard_downgrade(settings, "-1", yes=False, force=False)
-    assert risk.undone == ("003",) and risk.tables == ()
+    assert risk.undone == ("selftest_index",) and risk.tables == ()
 
-    # Down to 001 drops trades; tick_data is not touched, so not listed.
-    risk = safety.data_at_risk(settings, "001")
-    assert risk.undone == ("003", "002")
+    # Down to today's head drops trades; tick_data is not touched, so not listed.
+    risk = safety.data_at_risk(settings, HEAD)
+    assert risk.undone == ("selftest_index", "selftest_trades")
     assert risk.tables == (("public.trades", 3),)
     with pytest.raises(DevDbError) as refused:
-        safety.guard_downgrade(settings, "001", yes=False, force=False)
+        safety.guard_downgrade(settings, HEAD, yes=False, force=False)
     assert "public.trades (3 rows)" in refused.value.message
     assert "tick_data" not in refused.value.message
-    assert revision_of(settings) == ["003"]
+    assert revision_of(settings) == ["selftest_index"]
 
     # A terminal's "no" changes nothing either; "yes" goes ahead.
     with pytest.raises(DevDbError, match="cancelled"):
         safety.confirm_destructive(
             settings, "x", yes=False, force=False, ask=lambda _: False, interactive=True
         )
-    safety.downgrade_guarded(settings, "001", yes=True, force=False)
-    assert revision_of(settings) == ["001"]
+    safety.downgrade_guarded(settings, HEAD, yes=True, force=False)
+    assert revision_of(settings) == [HEAD]
 
 
 def non_local(settings: Settings, server_ip: str) -> Settings:
@@ -336,7 +345,7 @@ def test_a_non_local_address_needs_force_for_every_destructive_task(
     ):
         output = clean_failure(run_invoke(*task, env=env), "not a local database")
         assert server_ip in output and "--force" in output
-    assert revision_of(database) == ["001"]
+    assert revision_of(database) == [HEAD]
     assert query(database, "SELECT count(*) FROM tick_data") == [(1,)]
     # DOCKER_HOST naming another machine: db.destroy refuses before reaching it.
     clean_failure(
@@ -382,7 +391,7 @@ def test_sslmode_require_is_honoured_by_every_task(database: Settings) -> None:
         )
     )
     ok(run_invoke("db.upgrade", "--no-dump", env=env))
-    assert revision_of(database) == ["001"]
+    assert revision_of(database) == [HEAD]
 
 
 def test_a_socket_host_parameter_is_used() -> None:
@@ -449,12 +458,12 @@ def test_a_revision_message_cannot_inject_code(project_copy: Path) -> None:
     # the project is.
     env = environment(PYTHONPATH=str(project_copy))
     message = 'x"""\nimport os\n"""'
-    ok(run_invoke("db.revision", "-m", message, env=env, cwd=project_copy))
     versions = project_copy / "backend" / "alembic" / "versions"
-    written = sorted(
-        set(versions.glob("*.py")) - {versions / "001_create_hypertables.py"}
-    )
-    assert [path.name for path in written] == ["002_x_import_os.py"]
+    before = set(versions.glob("*.py"))
+    ok(run_invoke("db.revision", "-m", message, env=env, cwd=project_copy))
+    written = sorted(set(versions.glob("*.py")) - before)
+    new_id = next_revision_id(revision_ids())
+    assert [path.name for path in written] == [f"{new_id}_x_import_os.py"]
     source = written[0].read_text(encoding="utf-8")
     tree = ast.parse(source)  # it compiles
     imported = {
@@ -468,7 +477,7 @@ def test_a_revision_message_cannot_inject_code(project_copy: Path) -> None:
     assert ast.get_docstring(tree, clean=False).splitlines()[0] == 'x""" import os """'
     # db.history reads it back as the message, on one line.
     history = ok(run_invoke("db.history", env=env, cwd=project_copy)).stdout
-    assert '001 -> 002 (head), x""" import os """' in history
+    assert f'{HEAD} -> {new_id} (head), x""" import os """' in history
     assert not (
         PROJECT_ROOT / "backend" / "alembic" / "versions" / written[0].name
     ).exists()
@@ -478,15 +487,16 @@ def test_a_revision_message_cannot_inject_code(project_copy: Path) -> None:
 
 BROKEN_REVISIONS = {
     "a syntax error": (
-        'revision = "002"\ndown_revision = "001"\ndef upgrade(:\n',
+        f'revision = "selftest_broken"\ndown_revision = "{HEAD}"\ndef upgrade(:\n',
         "SyntaxError",
     ),
     "a failing import": (
-        'revision = "002"\ndown_revision = "001"\nimport no_such_module_here\n',
+        f'revision = "selftest_broken"\ndown_revision = "{HEAD}"\n'
+        "import no_such_module_here\n",
         "No module named",
     ),
     "a dangling down_revision": (
-        'revision = "002"\ndown_revision = "999"\nbranch_labels = None\n'
+        'revision = "selftest_broken"\ndown_revision = "999"\nbranch_labels = None\n'
         "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n"
         "    pass\n",
         "'999', which no file defines",
@@ -501,7 +511,7 @@ def test_a_broken_revision_file_is_named_by_every_task(
     source, says = BROKEN_REVISIONS[broken]
     ok(run_invoke("db.upgrade", env=environment(DATABASE_URL=url(database))))
     versions = project_copy / "backend" / "alembic" / "versions"
-    (versions / "002_broken.py").write_text(source)
+    (versions / "selftest_broken.py").write_text(source)
     env = environment(PYTHONPATH=str(project_copy), DATABASE_URL=url(database))
     for task in (
         ("db.upgrade", "--no-dump"),
@@ -514,11 +524,11 @@ def test_a_broken_revision_file_is_named_by_every_task(
         output = clean_failure(
             run_invoke(*task, env=env, cwd=project_copy), says, database.password
         )
-        assert "002_broken.py" in output, output
+        assert "selftest_broken.py" in output, output
     # db.up manages a dev container, so it runs without DATABASE_URL.
     dev = {**dev_env, "PYTHONPATH": str(project_copy)}
     output = clean_failure(run_invoke("db.up", env=dev, cwd=project_copy), says)
-    assert "002_broken.py" in output, output
+    assert "selftest_broken.py" in output, output
 
 
 @pytest.mark.parametrize(
@@ -529,12 +539,21 @@ def test_a_broken_revision_file_is_named_by_every_task(
         (("db.up", "--port", "abc"), "--port takes a whole number"),
         (("db.up", "--port", "-5"), "--port takes a whole number"),
         (("db.logs", "--tail", "abc"), "--tail takes a whole number"),
-        (("db.upgrade", "--revision", "001+5"), "cannot resolve the revision"),
-        (("db.upgrade", "--revision", "base+9"), "cannot resolve the revision"),
-        (("db.upgrade", "--sql", "--revision", "001+5"), "cannot resolve the revision"),
-        (("db.downgrade", "--revision", "head-5", "--yes"), "Walked too far"),
-        (("db.downgrade", "--steps", "3", "--yes"), "out of range"),
-        (("db.downgrade", "--revision", "001+1", "--yes"), "does not take the target"),
+        (
+            ("db.upgrade", "--revision", f"{FIRST}+{BEYOND}"),
+            "cannot resolve the revision",
+        ),
+        (("db.upgrade", "--revision", f"base+{BEYOND}"), "cannot resolve the revision"),
+        (
+            ("db.upgrade", "--sql", "--revision", f"{FIRST}+{BEYOND}"),
+            "cannot resolve the revision",
+        ),
+        (("db.downgrade", "--revision", f"head-{BEYOND}", "--yes"), "Walked too far"),
+        (("db.downgrade", "--steps", str(BEYOND), "--yes"), "out of range"),
+        (
+            ("db.downgrade", "--revision", f"{FIRST}+1", "--yes"),
+            "does not take the target",
+        ),
     ],
 )
 def test_bad_options(args: tuple[str, ...], says: str, database: Settings) -> None:
@@ -586,7 +605,7 @@ def test_an_unwritable_schema_dump_says_the_migration_succeeded(
     )
     assert "db.dump-schema" in output
     current = ok(run_invoke("db.current", env=env, cwd=project_copy))
-    assert current.stdout.strip() == "001"
+    assert current.stdout.strip() == HEAD
 
 
 # --- 5. Ways forward that keep data first -----------------------------------------
@@ -604,14 +623,18 @@ def add_revision(project: Path, rev: str, down: str, up: str, down_sql: str) -> 
 def test_status_check_fails_on_two_heads_or_an_unapplied_one(
     project_copy: Path, database: Settings
 ) -> None:
-    add_revision(project_copy, "002", "001", "CREATE TABLE a (id int)", "DROP TABLE a")
-    add_revision(project_copy, "003", "001", "CREATE TABLE b (id int)", "DROP TABLE b")
+    add_revision(
+        project_copy, "selftest_a", HEAD, "CREATE TABLE a (id int)", "DROP TABLE a"
+    )
+    add_revision(
+        project_copy, "selftest_b", HEAD, "CREATE TABLE b (id int)", "DROP TABLE b"
+    )
     env = environment(PYTHONPATH=str(project_copy), DATABASE_URL=url(database))
-    ok(run_invoke("db.upgrade", "--revision", "002", env=env, cwd=project_copy))
+    ok(run_invoke("db.upgrade", "--revision", "selftest_a", env=env, cwd=project_copy))
     output = clean_failure(
         run_invoke("db.status", "--check", env=env, cwd=project_copy), "2 heads"
     )
-    assert "003" in output  # the head nobody applied is named
+    assert "selftest_b" in output  # the head nobody applied is named
     ok(run_invoke("db.upgrade", "--revision", "heads", env=env, cwd=project_copy))
     clean_failure(
         run_invoke("db.status", "--check", env=env, cwd=project_copy), "2 heads"
@@ -624,8 +647,8 @@ def test_a_server_gone_mid_migration_blames_the_server(
     # The revision ends its own session: to the client, the server went away.
     add_revision(
         project_copy,
-        "002",
-        "001",
+        "selftest_server_gone",
+        HEAD,
         "SELECT pg_terminate_backend(pg_backend_pid())",
         "SELECT 1",
     )
@@ -636,4 +659,4 @@ def test_a_server_gone_mid_migration_blames_the_server(
         database.password,
     )
     assert "not at fault" in output
-    assert revision_of(database) == ["001"]
+    assert revision_of(database) == [HEAD]
