@@ -97,14 +97,17 @@ def test_new_revision_writes_a_sequential_file(tmp_path):
     shutil.copytree(PROJECT_ROOT / "backend" / "alembic", backend / "alembic")
     shutil.copy(PROJECT_ROOT / "backend" / "alembic.ini", backend / "alembic.ini")
     settings = replace(Settings(), project_root=tmp_path)
+    existing = [info.revision for info in revisions.history(settings.script_location)]
+    [head] = revisions.heads(settings.script_location)
+    expected = revisions.next_revision_id(existing)
     path = workflow.new_revision(settings, "add trades table")
-    assert path.name.startswith("002_add_trades_table")
+    assert path.name.startswith(f"{expected}_add_trades_table")
     text = path.read_text()
     assert (
-        "revision: str = '002'" in text
-        and "down_revision: Union[str, None] = '001'" in text
+        f"revision: str = '{expected}'" in text
+        and f"down_revision: Union[str, None] = '{head}'" in text
     )
-    assert revisions.quick_heads(path.parent) == {"002"}
+    assert revisions.quick_heads(path.parent) == {expected}
 
 
 def test_python_check():
