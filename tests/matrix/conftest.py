@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 
 import pytest
-from helpers import create_database
+from helpers import create_database, head_revisions
 
 from devdb.images import ImageSpec
 from devdb.settings import PROJECT_ROOT, Settings
@@ -213,7 +213,7 @@ COMPRESSION_REVISION = '''
 from alembic import op
 
 revision = "tsl_compress_ticks_9f2c"
-down_revision = "001"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -243,7 +243,8 @@ def compression_revision(tmp_path) -> str:
         script_location,
         ignore=shutil.ignore_patterns("__pycache__"),
     )
+    [head] = head_revisions()  # on today's head, whatever revisions exist
     (script_location / "versions" / "tsl_compress_ticks_9f2c.py").write_text(
-        COMPRESSION_REVISION
+        COMPRESSION_REVISION.format(head=head)
     )
     return str(script_location)
