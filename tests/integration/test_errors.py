@@ -15,7 +15,9 @@ import pytest
 from helpers import (
     assert_clean_failure,
     base_environment,
+    first_revision,
     remove_container_and_volume,
+    revision_ids,
     run_invoke,
 )
 
@@ -146,7 +148,19 @@ REMOTE_URL = f"postgresql://u:{SECRET}@db.example.com:5432/x"
 
 # Every spelling of "down to base" that needs no database to resolve: the guard
 # must refuse each before any connection is tried.
-@pytest.mark.parametrize("target", ["base", "001-1", "head-1", "heads-1"])
+# Relative targets reach base from wherever today's revisions leave them.
+STEPS_TO_BASE = len(revision_ids())
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "base",
+        f"{first_revision()}-1",
+        f"head-{STEPS_TO_BASE}",
+        f"heads-{STEPS_TO_BASE}",
+    ],
+)
 def test_downgrade_to_base_refuses_a_remote_host_before_connecting(
     own_container, target
 ):

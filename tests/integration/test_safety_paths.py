@@ -357,7 +357,7 @@ def test_a_non_local_address_needs_force_for_every_destructive_task(
 
     # --force (and --yes, there is no terminal) goes ahead.
     ok(run_invoke("db.downgrade", "--steps", "1", "--yes", "--force", env=env))
-    assert revision_of(database) == []
+    assert revision_of(database) == ([] if HEAD == FIRST else [revision_ids()[-2]])
 
 
 def test_non_local_refusal_comes_before_any_connection() -> None:
