@@ -133,8 +133,11 @@ def sql(env: dict[str, str], statement: str) -> str:
 
 def assert_clean_failure(
     result: subprocess.CompletedProcess[str], says: str, *secrets: str
-) -> None:
-    """One ERROR line saying ``says``, one TIP, exit != 0, no traceback or secret."""
+) -> str:
+    """One ERROR line saying ``says``, one TIP, exit != 0, no traceback or secret.
+
+    Returns the whole output, for what else a test wants to find in it.
+    """
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     error_lines = [line for line in output.splitlines() if line.startswith("ERROR: ")]
@@ -145,6 +148,7 @@ def assert_clean_failure(
     assert "Traceback" not in output
     for secret in secrets:
         assert secret not in output
+    return output
 
 
 # --- Docker ------------------------------------------------------------------------

@@ -17,7 +17,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import first_revision, head_revisions, revision_ids
+from helpers import (
+    assert_clean_failure,
+    base_environment,
+    first_revision,
+    head_revisions,
+    ok,
+    revision_ids,
+    run_invoke,
+)
 
 from devdb.revisions import next_revision_id
 from devdb.settings import PROJECT_ROOT, Settings
@@ -32,49 +40,17 @@ SECRET = "pw-" + secrets.token_hex(6)
 
 
 def environment(**overrides: str) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    environ.setdefault("DEVDB_IMAGE_SOURCE", "offline")
     # Never the developer's dev container, should a task look for one.
-    environ["DEVDB_CONTAINER_NAME"] = f"safety-paths-{secrets.token_hex(4)}"
-    environ["PYTHONUNBUFFERED"] = "1"
-    environ.update(overrides)
-    return environ
-
-
-def run_invoke(
-    *args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,  # no terminal: whatever would ask must refuse
+    return base_environment(
+        **{"DEVDB_CONTAINER_NAME": f"safety-paths-{secrets.token_hex(4)}", **overrides}
     )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    return result
 
 
 def clean_failure(
     result: subprocess.CompletedProcess[str], says: str, *secrets_: str
 ) -> str:
-    """Assert one ERROR line containing ``says``, one TIP, exit != 0, nothing leaked."""
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    errors = [line for line in output.splitlines() if line.startswith("ERROR: ")]
-    tips = [line for line in output.splitlines() if line.startswith("TIP: ")]
-    assert len(errors) == 1, output
-    assert len(tips) == 1, output
-    assert says in errors[0], output
-    assert "Traceback" not in output, output
-    for secret in (SECRET, *secrets_):
-        assert secret not in output, output
-    return output
+    """One ERROR line containing ``says``, one TIP, exit != 0, nothing leaked."""
+    return assert_clean_failure(result, says, SECRET, *secrets_)
 
 
 def url(settings: Settings, **changes: str) -> str:
