@@ -4,6 +4,7 @@ builder stage and kept as a tarball per PostgreSQL major, suite and version."""
 from __future__ import annotations
 
 import contextlib
+import io
 import shutil
 import tarfile
 import tempfile
@@ -153,13 +154,21 @@ def remove_image(client: docker.DockerClient, tag: str) -> None:
         client.images.remove(tag)
 
 
+NO_SOURCE_BUILD_PATH = "usr/local/share/stock-tracker-devdb/timescaledb-from-source"
+NO_SOURCE_BUILD_NOTE = (
+    "none: this image's TimescaleDB, if it has one, is Debian's package\n"
+)
+
+
 def merge_layers(tarballs: list[Path], target: Path) -> None:
     """One tarball of ``tarballs`` in order, a later one's file replacing an earlier's.
 
     Installing TimescaleDB versions oldest first, newest last, keeps the newest's
     loader (timescaledb.so) and control file (vendor README). With no tarballs
-    (rows without a source build) it holds one directory entry, so ``ADD`` still
-    sees an archive and unpacks nothing.
+    (rows without a source build) it holds one small note saying so: the
+    Dockerfile's ``ADD`` needs an archive, and one that changes nothing made an
+    empty layer that this engine (20.10, fuse-overlayfs) then failed to find when
+    it committed the next step ("failed to get layer ...: layer does not exist").
     """
     chosen: dict[str, tuple[Path, tarfile.TarInfo]] = {}
     for tarball in tarballs:
@@ -168,10 +177,11 @@ def merge_layers(tarballs: list[Path], target: Path) -> None:
                 chosen[member.name] = (tarball, member)
     with tarfile.open(target, "w") as merged:
         if not chosen:
-            placeholder = tarfile.TarInfo("usr/")
-            placeholder.type = tarfile.DIRTYPE
-            placeholder.mode = 0o755
-            merged.addfile(placeholder)
+            note = NO_SOURCE_BUILD_NOTE.encode()
+            placeholder = tarfile.TarInfo(NO_SOURCE_BUILD_PATH)
+            placeholder.size = len(note)
+            placeholder.mode = 0o644
+            merged.addfile(placeholder, io.BytesIO(note))
             return
         with contextlib.ExitStack() as stack:
             opened = {
