@@ -56,10 +56,10 @@ def docker_build(
 ) -> None:
     """``docker build`` of ``context``, retried when Docker loses a layer mid-build.
 
-    The engine here (20.10, fuse-overlayfs) now and then fails an export with
-    ``failed to get layer ...: layer does not exist`` while another build or a
-    container removal runs, and the same build passes a moment later: that one
-    failure is retried, twice at most, without the layer cache.
+    This engine (20.10, fuse-overlayfs) failed exports with ``failed to get layer
+    ...: layer does not exist`` after an ``ADD`` that changed nothing; that cause
+    is gone (timescaledb_build.merge_layers), and should the failure come back
+    another way, the build is tried again without the layer cache, twice at most.
     """
     for attempt in range(LOST_LAYER_ATTEMPTS):
         try:
