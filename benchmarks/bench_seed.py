@@ -23,7 +23,7 @@ from devdb import images, market_data, migrations, seed  # noqa: E402
 from devdb.throwaway import throwaway_database  # noqa: E402
 
 
-def generator_seconds(profile: seed.Profile, seed_value: int) -> tuple[int, float]:
+def generator_seconds(profile: market_data.Profile, seed_value: int) -> tuple[int, float]:
     market = market_data.Market(seed_value, profile.symbols, profile.ticks_per_minute)
     started = time.perf_counter()
     rows = 0
@@ -35,11 +35,11 @@ def generator_seconds(profile: seed.Profile, seed_value: int) -> tuple[int, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="week", choices=sorted(seed.PROFILES))
+    parser.add_argument("--profile", default="week", choices=sorted(market_data.PROFILES))
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=42)
     options = parser.parse_args()
-    profile = seed.PROFILES[options.profile]
+    profile = market_data.PROFILES[options.profile]
 
     rows, seconds = generator_seconds(profile, options.seed)
     print(
@@ -49,7 +49,7 @@ def main() -> None:
         migrations.upgrade(database.settings, "head")
         for run in range(1, options.runs + 1):
             result = seed.seed_database(
-                database.settings, profile=profile.name, seed=options.seed
+                database.settings, profile=profile.name, seed=options.seed, yes=True
             )
             rate = result.total_rows / result.seconds
             candles = result.rows["candles_1m"]

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from devdb.console import note
 from devdb.database import connect, quote_identifier
 from devdb.errors import DevDbError
-from devdb.safety import confirm_destructive
+from devdb.safety import confirm_destructive, refuse_non_local
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -73,6 +73,16 @@ class _ChunkReader:
     def readline(self, size: int = -1) -> bytes:
         """Part of the file protocol psycopg2 checks for; COPY only calls read."""
         return self.read(size)
+
+
+def tables_holding_rows(cursor: Any) -> list[str]:
+    """The seed tables that hold at least one row (one row read from each)."""
+    filled = []
+    for table in SEED_TABLES:
+        cursor.execute(f"SELECT EXISTS (SELECT FROM {quote_identifier(table)})")
+        if cursor.fetchone()[0]:
+            filled.append(table)
+    return filled
 
 
 def check_tables(cursor: Any) -> dict[str, tuple[str, ...]]:
@@ -236,9 +246,13 @@ def seed_database(
     profile: str = "smoke",
     seed: int = 42,
     symbols: int | None = None,
+    yes: bool = False,
     force: bool = False,
 ) -> SeedResult:
     """Replace every row of the five seed tables with the profile's market data.
+
+    Tables that already hold rows are emptied only after a yes (``yes``, or an
+    answer on the terminal): they may be data the developer loaded by hand.
 
     Two sessions load at once, ticks on one and everything else on the other, so
     both of this machine's cores work on the server side (index upkeep, not
@@ -247,14 +261,9 @@ def seed_database(
     """
     chosen = profile_named(profile)
     count = chosen.symbols if symbols is None else symbols
-    # Seeding throws away the tables' rows: a local dev database needs no question
-    # (it is what db.seed is for), anything else needs --force.
-    confirm_destructive(
-        settings,
-        f"replace every row of {', '.join(SEED_TABLES)}",
-        yes=True,
-        force=force,
-    )
+    action = f"replace every row of {', '.join(SEED_TABLES)}"
+    # Decided before connecting: a shared database is never reached without --force.
+    refuse_non_local(settings, action, force=force)
     market = Market(seed, count, chosen.ticks_per_minute)
     # Measured here: smoke (1,800 candles) seeds in half the time without setting
     # the indexes aside, week (a million) in less than half the time with it.
@@ -267,6 +276,15 @@ def seed_database(
         assert ticks_raw is not None and other_raw is not None, "fresh connections"
         with ticks_raw.cursor() as ticks_cursor, other_raw.cursor() as other_cursor:
             columns = check_tables(ticks_cursor)
+            filled = tables_holding_rows(ticks_cursor)
+            ticks_raw.commit()
+            if filled:
+                confirm_destructive(
+                    settings,
+                    f"{action} (now holding rows: {', '.join(filled)})",
+                    yes=yes,
+                    force=force,
+                )
             ticks_cursor.execute(
                 "TRUNCATE " + ", ".join(quote_identifier(t) for t in SEED_TABLES)
             )

@@ -12,6 +12,7 @@ from tasks._support import reports_errors, resolved_settings, settings
         "profile": "smoke (one day, 5 symbols, < 1 s) or week (about 1 million candles).",
         "seed": "Random seed: the same seed gives the same rows (default 42).",
         "symbols": "How many symbols (default: the profile's).",
+        "yes": "Do not ask before replacing rows the tables already hold.",
         "force": "Allow it on a non-local database (DATABASE_URL).",
     }
 )
@@ -20,10 +21,14 @@ def seed(
     c: Context,
     profile: str = "smoke",
     seed: int = 42,
+    yes: bool = False,
     symbols: int = 0,
     force: bool = False,
 ) -> None:
-    """Replace the five tables' rows with deterministic synthetic market data."""
+    """Replace the five tables' rows with deterministic synthetic market data.
+
+    Asks first when the tables hold rows (refuses without --yes when there is no
+    terminal to ask on)."""
     from devdb import seed as seeding
 
     result = seeding.seed_database(
@@ -31,6 +36,7 @@ def seed(
         profile=profile,
         seed=seed,
         symbols=symbols or None,
+        yes=yes,
         force=force,
     )
     seeding.report(result)

@@ -106,7 +106,8 @@ def reset(
     if seed:
         from devdb import seed as seeding
 
-        seeding.report(seeding.seed_database(target, force=force))
+        # The reset was confirmed, and its tables are empty anyway.
+        seeding.report(seeding.seed_database(target, yes=True, force=force))
 
 
 @task(

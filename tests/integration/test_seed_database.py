@@ -42,16 +42,22 @@ def test_reset_seed_twice_gives_the_same_rows(seed_env):
     assert all(count > 0 for count, _ in first.values()), first
     ok(run_invoke("db.reset", "--seed", "--yes", env=seed_env))
     assert seed.table_checksums(target(seed_env)) == first
-    # A seed over existing rows replaces them rather than adding to them.
-    ok(run_invoke("db.seed", env=seed_env))
+    # Rows already there may be the developer's own: with no terminal to ask on,
+    # a seed over them is refused, and they stay as they were.
+    refused = run_invoke("db.seed", "--seed", "7", env=seed_env)
+    assert_clean_failure(refused, "without confirmation")
+    assert "--yes" in refused.stderr
     assert seed.table_checksums(target(seed_env)) == first
-    ok(run_invoke("db.seed", "--seed", "7", "--symbols", "3", env=seed_env))
+    # Confirmed, a seed over existing rows replaces them rather than adding to them.
+    ok(run_invoke("db.seed", "--yes", env=seed_env))
+    assert seed.table_checksums(target(seed_env)) == first
+    ok(run_invoke("db.seed", "--yes", "--seed", "7", "--symbols", "3", env=seed_env))
     other = seed.table_checksums(target(seed_env))
     assert other["candles_1m"] != first["candles_1m"]
 
 
 def test_candles_in_the_database_agree_with_its_ticks(seed_env):
-    ok(run_invoke("db.seed", "--symbols", "3", env=seed_env))
+    ok(run_invoke("db.seed", "--yes", "--symbols", "3", env=seed_env))
     with connect(target(seed_env)) as connection:
         disagreeing = connection.exec_driver_sql(
             """
