@@ -23,7 +23,9 @@ from devdb import images, market_data, migrations, seed  # noqa: E402
 from devdb.throwaway import throwaway_database  # noqa: E402
 
 
-def generator_seconds(profile: market_data.Profile, seed_value: int) -> tuple[int, float]:
+def generator_seconds(
+    profile: market_data.Profile, seed_value: int
+) -> tuple[int, float]:
     market = market_data.Market(seed_value, profile.symbols, profile.ticks_per_minute)
     started = time.perf_counter()
     rows = 0
@@ -35,7 +37,9 @@ def generator_seconds(profile: market_data.Profile, seed_value: int) -> tuple[in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="week", choices=sorted(market_data.PROFILES))
+    parser.add_argument(
+        "--profile", default="week", choices=sorted(market_data.PROFILES)
+    )
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=42)
     options = parser.parse_args()

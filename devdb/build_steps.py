@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb.console import note
+from devdb.console import console, note, verbose
 from devdb.errors import DevDbError, first_line
 
 if TYPE_CHECKING:
@@ -30,11 +30,14 @@ def short_hash(*parts: str | bytes) -> str:
 
 @contextlib.contextmanager
 def quietly(title: str) -> Iterator[Callable[[str], None]]:
-    """progress() for work in a background thread: a line at the start and end only
-    (two live displays would garble each other); failures still carry their tail."""
-    note(f"{title}, in the background")
+    """progress() for work in a background thread: a line at the end only (two live
+    displays would garble each other), and one at the start where someone watches
+    or the output streams; failures still carry their tail."""
+    started = time.monotonic()
+    if console.is_terminal or verbose():
+        note(f"{title}, in the background")
     yield lambda _line: None
-    note(f"done: {title}")
+    note(f"done: {title} ({time.monotonic() - started:.0f} s, in the background)")
 
 
 def link_or_copy(source: Path, target: Path) -> None:

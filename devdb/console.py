@@ -49,13 +49,17 @@ def shown(path: Path) -> str:
 
 
 @contextmanager
-def progress(title: str) -> Iterator[Callable[[str], None]]:
+def progress(
+    title: str, *, announce_failure: bool = True
+) -> Iterator[Callable[[str], None]]:
     """One live line for a long phase; its full output in a log file.
 
     Yields ``update(line)`` for each line of the work's output. On a terminal a
     spinner shows the elapsed time and the latest line; elsewhere (CI, pipes) one
-    line when the phase starts and one when it ends. A failing phase names its log;
-    the error raised from inside carries the lines that explain it.
+    line when the phase ends, plus one when it starts if its output streams (a
+    header for it). A failing phase names its log, unless the caller expects the
+    failure and says what happens instead (``announce_failure=False``); the error
+    raised from inside carries the lines that explain it.
     """
     started = time.monotonic()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -83,9 +87,12 @@ def progress(title: str) -> Iterator[Callable[[str], None]]:
 
                     yield update
             else:
-                console.print(f"{escape(title)} ...")
+                if streaming:
+                    console.print(f"{escape(title)} ...")
                 yield record
         except BaseException:
+            if not announce_failure:
+                raise
             elapsed = time.monotonic() - started
             console.print(
                 f"[red]failed:[/] {escape(title)} after {elapsed:.0f} s; "

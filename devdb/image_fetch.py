@@ -28,13 +28,15 @@ def image_exists(client: docker.DockerClient, ref: str) -> bool:
     return True
 
 
-def pull(client: docker.DockerClient, ref: str) -> None:
+def pull(
+    client: docker.DockerClient, ref: str, *, announce_failure: bool = True
+) -> None:
     """Pull with progress, or raise DevDbError saying how to build offline."""
     import docker.errors
 
     repository, _, tag = ref.rpartition(":")
     try:
-        with progress(f"Pulling {ref}") as update:
+        with progress(f"Pulling {ref}", announce_failure=announce_failure) as update:
             for event in client.api.pull(repository, tag=tag, stream=True, decode=True):
                 if "error" in event:
                     raise docker.errors.APIError(event["error"])
@@ -71,7 +73,9 @@ def ensure_image(
         if image_exists(client, ref):
             return ref
     try:
-        pull(client, spec.official)
+        # A failure here is the usual case without a registry: the one line below
+        # says it and what happens instead.
+        pull(client, spec.official, announce_failure=False)
         return spec.official
     except DevDbError as error:
         note(f"{error.message}; building the offline image {spec.offline} instead")
