@@ -126,7 +126,15 @@ if [[ "$("$INVOKE" db.remember 2>&1)" == *remembered* ]]; then
 fi
 
 URL="$("$INVOKE" db.url)"
-cat <<MSG
+if (( ${#CHANGED[@]} == 0 )); then
+    # Run again: the same database as last time, so the short version.
+    cat <<MSG
+
+Connect:   $URL   (or: $INVOKE db.psql)
+Next:      source .venv/bin/activate; invoke --list shows every task
+MSG
+else
+    cat <<MSG
 
 Connect:   $URL
            (password: devdb.toml, or DEVDB_PASSWORD / devdb.local.toml)
@@ -137,6 +145,7 @@ Next:      source .venv/bin/activate
            invoke db.revision -m "what changes"   a new migration
            invoke db.down | db.up  stop and start (data kept)
 MSG
+fi
 if (( ${#CHANGED[@]} == 0 )); then
     say "Nothing changed: everything was already in place."
 else
