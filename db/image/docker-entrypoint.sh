@@ -176,7 +176,54 @@ with_user_name() {
 	rm -f "$passwd" "$group"
 }
 
-init_database_directory() {
+# The cluster initdb made at build time with the image's defaults (the Dockerfile),
+# archived: user postgres, no password, the image's locale, TZ=UTC.
+CLUSTER_TEMPLATE=/usr/local/share/devdb/cluster.tar.zst
+BOOTSTRAP_SUPERUSER_OID=10
+
+can_copy_cluster_template() {
+	# Only where initdb would be given nothing the template was not made with: no
+	# arguments but --no-sync, the default WAL directory, the image's locale and
+	# time zone, run as the template's owner (not `--user <any uid>`), into an
+	# empty directory (initdb refuses any other, and says so).
+	[ -O "$CLUSTER_TEMPLATE" ] || return 1
+	# initdb refuses these in the superuser's name (extension scripts could not
+	# quote it): leave it to initdb to say so.
+	case "$POSTGRES_USER" in *[\"\$\'\\]*) return 1 ;; esac
+	case "$POSTGRES_INITDB_ARGS" in '' | --no-sync) ;; *) return 1 ;; esac
+	[ -z "${POSTGRES_INITDB_WALDIR:-}" ] || return 1
+	[ "${LANG:-}" = C.UTF-8 ] && [ "$TZ" = UTC ] || return 1
+	[ -z "${LC_ALL:-}${LC_CTYPE:-}${LC_COLLATE:-}${LC_MESSAGES:-}${LC_MONETARY:-}${LC_NUMERIC:-}${LC_TIME:-}" ] || return 1
+	local entry
+	for entry in "$PGDATA"/* "$PGDATA"/.[!.]* "$PGDATA"/..?*; do
+		if [ -e "$entry" ] || [ -L "$entry" ]; then return 1; fi
+	done
+}
+
+# Statements for the standalone backend, quoted into PENDING_SQL (no command
+# substitution: it would strip the empty line that ends each statement).
+quote_literal() { QUOTED="'${1//"'"/"''"}'"; }
+quote_identifier() { QUOTED="\"${1//'"'/'""'}\""; }
+add_statement() { PENDING_SQL+="$1"$'\n\n'; }
+
+# What initdb --username/--pwfile would have done, on the copied template: the
+# bootstrap superuser renamed (by its fixed OID: ALTER ROLE cannot rename the
+# session user) and given the password.
+add_adoption_statements() {
+	if [ "$POSTGRES_USER" != postgres ]; then
+		quote_literal "$POSTGRES_USER"
+		add_statement "UPDATE pg_authid SET rolname = $QUOTED WHERE oid = $BOOTSTRAP_SUPERUSER_OID;"
+	fi
+	if [ -n "$POSTGRES_PASSWORD" ]; then
+		local role
+		quote_identifier "$POSTGRES_USER"
+		role="$QUOTED"
+		quote_literal "$POSTGRES_PASSWORD"
+		add_statement "ALTER ROLE $role PASSWORD $QUOTED;"
+	fi
+}
+
+run_initdb() {
 	local args=()
 	# The official image lets POSTGRES_INITDB_ARGS carry shell quoting
 	# (--locale-provider=icu --icu-locale='en-US'): split it as the shell would.
@@ -190,6 +237,19 @@ init_database_directory() {
 		"${initdb[@]}" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") "${args[@]}" >/dev/null
 	else
 		"${initdb[@]}" "${args[@]}" >/dev/null
+	fi
+}
+
+init_database_directory() {
+	# Set when the database is still to be created in a standalone backend, along
+	# with the template's adoption (one backend start instead of two).
+	PENDING_SQL=''
+	if can_copy_cluster_template; then
+		log "initialising $PGDATA for user $POSTGRES_USER (a copy of the cluster initdb made when the image was built)"
+		tar -C "$PGDATA" --zstd -xpf "$CLUSTER_TEMPLATE"
+		add_adoption_statements
+	else
+		run_initdb
 	fi
 
 	local auth="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
@@ -223,14 +283,12 @@ database_is_made_by_initdb() {
 	return 1
 }
 
-create_database_single_user() {
-	# No init files: a standalone backend creates the database without a server
-	# start, a wait and a stop (about half a second of a cold start).
-	log "creating database $POSTGRES_DB (no init files: no init server)"
-	local output line status=0
-	# A double-quoted identifier, embedded quotes doubled; -j: a statement ends at
-	# a semicolon and an empty line, so any name fits on one.
-	output="$(printf 'CREATE DATABASE "%s";\n\n' "${POSTGRES_DB//\"/\"\"}" |
+# SQL run by a standalone backend: no server start, wait and stop (about half a
+# second of a cold start). -j: a statement ends at a semicolon and an empty line,
+# so any quoted name or password fits in one. Fails naming ``what``.
+run_single_user_sql() {
+	local what="$1" sql="$2" output line status=0
+	output="$(printf '%s' "$sql" |
 		postgres --single -j -D "$PGDATA" -c listen_addresses='' postgres 2>&1 >/dev/null)" || status=$?
 	# The backend reports a failed statement on stderr and may still exit 0.
 	if [ "$status" != 0 ] || [[ $output == *ERROR:* ]] || [[ $output == *FATAL:* ]]; then
@@ -239,9 +297,22 @@ create_database_single_user() {
 		done <<<"$output"
 		line="${line#*ERROR:  }"
 		line="${line:-the standalone backend exited with status $status}"
-		fail "could not create the database $POSTGRES_DB: ${line#*FATAL:  }" \
-			'check POSTGRES_DB and the server options; remove the volume to start afresh'
+		fail "could not $what: ${line#*FATAL:  }" \
+			'check POSTGRES_USER, POSTGRES_DB and the server options; remove the volume to start afresh'
 	fi
+}
+
+finish_in_single_user() {
+	# The template's adoption (if any) and, with no init files, the database.
+	local what='adopt the copied cluster'
+	if [ "$1" = with-database ]; then
+		log "creating database $POSTGRES_DB (no init files: no init server)"
+		quote_identifier "$POSTGRES_DB"
+		add_statement "CREATE DATABASE $QUOTED;"
+		what="create the database $POSTGRES_DB"
+	fi
+	if [ -n "$PENDING_SQL" ]; then run_single_user_sql "$what" "$PENDING_SQL"; fi
+	PENDING_SQL=''
 }
 
 run_init_files() {
@@ -286,9 +357,12 @@ initialise() {
 	export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
 	find_init_files
 	if [ "${#INIT_FILES[@]}" -gt 0 ]; then
+		finish_in_single_user without-database
 		run_init_files "${INIT_FILES[@]}"
 	elif ! database_is_made_by_initdb; then
-		create_database_single_user
+		finish_in_single_user with-database
+	else
+		finish_in_single_user without-database
 	fi
 	unset PGPASSWORD
 	log 'init complete; ready for start up'

@@ -247,6 +247,74 @@ def test_a_volume_made_as_uid_999_or_owned_by_another_uid_starts_with_its_rows(
     assert (code, output.strip()) == (0, "0")
 
 
+# What initdb decides, read back from a running server: roles (the bootstrap
+# superuser's name, OID and a SCRAM password), databases with their owners and
+# locales, every setting, the catalogs' sizes and the configuration files.
+CLUSTER_FACTS = {
+    "roles": "SELECT string_agg(concat_ws(' ', oid, rolname, rolsuper, rolcanlogin,"
+    " rolreplication, rolbypassrls, left(rolpassword, 14)), E'\\n' ORDER BY oid)"
+    " FROM pg_authid",
+    "databases": "SELECT string_agg(concat_ws(' ', datname, pg_get_userbyid(datdba),"
+    " pg_encoding_to_char(encoding), datlocprovider, datcollate, datctype,"
+    " datistemplate, datallowconn), E'\\n' ORDER BY datname) FROM pg_database",
+    "settings": "SELECT string_agg(name || '=' || setting, E'\\n' ORDER BY name)"
+    " FROM pg_settings",
+    "catalogs": "SELECT concat_ws(' ', (SELECT count(*) FROM pg_collation),"
+    " (SELECT count(*) FROM pg_proc), (SELECT count(*) FROM pg_class),"
+    " (SELECT count(*) FROM pg_ts_config), (SELECT count(*) FROM pg_extension))",
+    "postgresql.conf": "SELECT pg_read_file('postgresql.conf')",
+    "pg_hba.conf": "SELECT pg_read_file('pg_hba.conf')",
+    "pg_ident.conf": "SELECT pg_read_file('pg_ident.conf')",
+}
+
+
+def test_a_copied_cluster_is_the_cluster_initdb_makes(
+    image, docker, test_settings
+) -> None:
+    """The image's build-time cluster, copied and adopted, equals a fresh initdb."""
+    _, ref = image
+    password = secrets.token_urlsafe(12)
+    # Names that need quoting. (No quote in the user's: PostgreSQL refuses one in
+    # the bootstrap superuser's name, and the copied cluster must refuse it too.)
+    settings_of = {"POSTGRES_USER": "Market Owner", "POSTGRES_DB": "market \"data\""}
+    copied = docker.serve(
+        ref,
+        db_user=settings_of["POSTGRES_USER"],
+        password=password,
+        database=settings_of["POSTGRES_DB"],
+        environment={**settings_of, "POSTGRES_INITDB_ARGS": "--no-sync"},
+    )
+    # An initdb argument the template was not made with (here one that changes
+    # nothing): the entrypoint runs initdb itself.
+    made = docker.serve(
+        ref,
+        db_user=settings_of["POSTGRES_USER"],
+        password=password,
+        database=settings_of["POSTGRES_DB"],
+        environment={**settings_of, "POSTGRES_INITDB_ARGS": "--no-sync -E UTF8"},
+    )
+    assert "a copy of the cluster initdb made" in copied.container.logs().decode()
+    assert "a copy of the cluster initdb made" not in made.container.logs().decode()
+    assert password not in copied.container.logs().decode()
+    for fact, sql in CLUSTER_FACTS.items():
+        assert query(copied, test_settings, sql) == query(made, test_settings, sql), (
+            fact
+        )
+    wrong = replace(copied, password=password + "x")
+    with pytest.raises(Exception, match="password authentication failed"):
+        query(wrong, test_settings, "SELECT 1")
+    # A name initdb refuses is refused the same way, template or not.
+    code, output = docker.run_to_exit(
+        ref,
+        environment={
+            "POSTGRES_USER": "o'neil",
+            "POSTGRES_PASSWORD": password,
+            "POSTGRES_INITDB_ARGS": "--no-sync",
+        },
+    )
+    assert code != 0 and "invalid character" in output, output
+
+
 def test_any_uid_initialises_a_fresh_volume(image, docker, test_settings) -> None:
     spec, ref = image
     volume = docker.volume()
