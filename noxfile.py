@@ -1,7 +1,8 @@
 # /// script
 # dependencies = ["nox>=2025.2.9", "rich>=13.7"]
 # ///
-"""Test sessions: unit tests, lint, integration, and the migration matrix by image.
+"""Test sessions: unit tests, lint, types, integration, the images, the newcomer's
+walkthrough, and the migration matrix by image.
 
 `nox` runs them all (what CI runs, with DEVDB_IMAGE_SOURCE=offline so the
 offline-built rows are used; a laptop with a registry gets the official images).
@@ -64,10 +65,34 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """Integration tests on real containers (Docker needed; fails without it)."""
+    """The toolkit on a real TimescaleDB: tasks, Alembic, safety, errors, seed.
+
+    Real containers (Docker needed; fails without it), on the reference image.
+    """
     # Sessions inherit the caller's environment: DEVDB_IMAGE_SOURCE, DOCKER_HOST, ...
     _install(session)
     session.run("pytest", "tests/integration", *session.posargs)
+
+
+@nox.session
+def images(session: nox.Session) -> None:
+    """The offline images: the official contract on every TimescaleDB row, labels.
+
+    Also leanness and how a failing build reports itself.
+    """
+    _install(session)
+    session.run("pytest", "tests/images", *session.posargs)
+
+
+@nox.session
+def walkthrough(session: nox.Session) -> None:
+    """A newcomer's path end to end: onboarding, the README's schema-change workflow.
+
+    Onboarding runs on a clean clone; the workflow (new revisions, a wrong one,
+    backing out) in a copy of the project.
+    """
+    _install(session)
+    session.run("pytest", "tests/walkthrough", *session.posargs)
 
 
 @nox.session

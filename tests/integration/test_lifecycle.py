@@ -7,7 +7,6 @@ Each test gets its own container name and a free port (never the developer's
 from __future__ import annotations
 
 import secrets
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -23,8 +22,6 @@ from helpers import (
     run_invoke,
     sql,
 )
-
-from devdb.settings import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -179,39 +176,3 @@ def test_logs_and_psql(dev_env):
     assert "42" in sql(dev_env, "SELECT 42")
     failing = run_invoke("db.psql", "-c", "SELECT * FROM no_such_table", env=dev_env)
     assert failing.returncode != 0 and "no_such_table" in failing.stderr
-
-
-def test_onboard_twice_on_a_clean_clone(docker_client, dev_env, tmp_path):
-    """A clean clone ends with a migrated database; a second run changes nothing."""
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(PROJECT_ROOT), str(clone)], check=True)
-    script = clone / "scripts" / "onboard.sh"
-
-    def onboard() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(script)],
-            cwd=clone,
-            env=dev_env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            stdin=subprocess.DEVNULL,
-        )
-
-    first = onboard()
-    output = first.stdout + first.stderr
-    assert first.returncode == 0, output
-    assert f"applied {', '.join(revision_ids())}" in first.stderr
-    assert "Changed:" in first.stdout
-    # A checklist, not a log: no third-party notices, a line per step.
-    assert "Warning" not in output and "!!" not in output, output
-    assert len(output.splitlines()) <= 30, output
-    second = onboard()
-    output = second.stdout + second.stderr
-    assert second.returncode == 0, output
-    assert "Nothing changed" in second.stdout
-    # Run again, a handful: the checklist and where to connect.
-    assert len(output.splitlines()) <= 12, output
-    assert "Connect:" in second.stdout
-    status = run_invoke("db.status", "--check", env=dev_env, cwd=clone)
-    assert status.returncode == 0, status.stdout + status.stderr

@@ -276,7 +276,7 @@ def test_a_copied_cluster_is_the_cluster_initdb_makes(
     password = secrets.token_urlsafe(12)
     # Names that need quoting. (No quote in the user's: PostgreSQL refuses one in
     # the bootstrap superuser's name, and the copied cluster must refuse it too.)
-    settings_of = {"POSTGRES_USER": "Market Owner", "POSTGRES_DB": "market \"data\""}
+    settings_of = {"POSTGRES_USER": "Market Owner", "POSTGRES_DB": 'market "data"'}
     copied = docker.serve(
         ref,
         db_user=settings_of["POSTGRES_USER"],
