@@ -13,7 +13,7 @@ from devdb.settings import PROJECT_ROOT
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "/integration/" in str(item.path) or "/matrix/" in str(item.path):
+        if item.path.parent.name != "unit":
             item.add_marker(pytest.mark.docker)
 
 
