@@ -39,6 +39,16 @@ LINT_PATHS = (
 )
 
 
+# The image's entrypoint (run by every container), onboarding and CI.
+SHELL_SCRIPTS = (
+    "db/image/docker-entrypoint.sh",
+    "db/image/build-timescaledb.sh",
+    "scripts/onboard.sh",
+    "scripts/second-engine.sh",
+    ".ci/run",
+)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests: pure functions, no Docker."""
@@ -48,12 +58,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, db.lint (the revisions' SQL) and actionlint (the CI workflow)."""
+    """ruff, db.lint (the revisions' SQL), actionlint (CI workflow), shellcheck."""
     _install(session)
     session.run("ruff", "check", *LINT_PATHS, *session.posargs)
     session.run("ruff", "format", "--check", *LINT_PATHS)
     session.run("invoke", "db.lint")  # the revisions' SQL: squawk + TimescaleDB rules
     session.run("actionlint", ".github/workflows/migrations.yml")
+    session.run("shellcheck", *SHELL_SCRIPTS)
 
 
 @nox.session

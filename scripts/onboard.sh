@@ -23,7 +23,7 @@ STEP="" STEP_STARTED=$SECONDS
 step() { STEP="$1"; STEP_STARTED=$SECONDS; }
 line() { printf '  %-5s %-18s %s\n' "$1" "$STEP" "$2"; }
 ok()   { line ok "$*"; }
-did()  { line done "$* ($((SECONDS - STEP_STARTED)) s)"; }
+did()  { line "done" "$* ($((SECONDS - STEP_STARTED)) s)"; }
 say()  { if [[ -t 1 ]]; then printf '\033[1m==>\033[0m %s\n' "$*"; else printf '==> %s\n' "$*"; fi; }
 fail() { printf 'ERROR: %s\nTIP: %s\n' "$1" "$2" >&2; exit 1; }
 
@@ -149,5 +149,6 @@ fi
 if (( ${#CHANGED[@]} == 0 )); then
     say "Nothing changed: everything was already in place."
 else
-    say "Done. Changed: $(IFS=';'; echo "${CHANGED[*]}" | sed 's/;/; /g')."
+    changed="$(IFS=';'; echo "${CHANGED[*]}")"
+    say "Done. Changed: ${changed//;/; }."
 fi
