@@ -247,6 +247,8 @@ init_database_directory() {
 	if can_copy_cluster_template; then
 		log "initialising $PGDATA for user $POSTGRES_USER (a copy of the cluster initdb made when the image was built)"
 		tar -C "$PGDATA" --zstd -xpf "$CLUSTER_TEMPLATE"
+		# initdb's last step, unless told --no-sync: the new files reach the disk.
+		if [ -z "$POSTGRES_INITDB_ARGS" ]; then sync -f "$PGDATA"; fi
 		add_adoption_statements
 	else
 		run_initdb
