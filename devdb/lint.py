@@ -45,11 +45,10 @@ from devdb.lint_rules import (
     SQUAWK_EXCLUDED,
     Finding,
     LintContext,
-    Statement,
-    annotate,
     default_context,
     rule_findings,
 )
+from devdb.sql_statements import Statement, annotate
 
 # --- from statements back to the revision file ---------------------------------------
 
