@@ -7,9 +7,10 @@ and ``COMMIT;`` around each revision, and ``COMMIT;`` ... ``BEGIN;`` around an
 ``autocommit_block()``. Two checkers read that SQL:
 
 - squawk (PyPI ``squawk-cli``), PostgreSQL's migration linter, on the upgrade SQL;
-  its advice to use ``CONCURRENTLY`` is dropped for an index built with
-  ``timescaledb.transaction_per_chunk`` (CONCURRENTLY is not supported on
-  hypertables: timescale/timescaledb#504);
+  its advice to use ``CONCURRENTLY`` becomes TimescaleDB's for an index on a
+  hypertable (CONCURRENTLY is not supported there: timescale/timescaledb#504),
+  and is dropped for an index already built with
+  ``timescaledb.transaction_per_chunk``;
 - this project's TimescaleDB rules (``RULES``), on upgrade and downgrade SQL: what
   squawk cannot know, from the transaction-block errors measured on 2.19.3 to the
   image table's oldest TimescaleDB and Apache-only rows.
@@ -42,10 +43,13 @@ if TYPE_CHECKING:
     from devdb.settings import Settings
 
 from devdb.lint_rules import (
+    HYPERTABLE_INDEX_FIX,
+    HYPERTABLE_INDEX_WHY,
     SQUAWK_EXCLUDED,
     Finding,
     LintContext,
     default_context,
+    indexed_table,
     rule_findings,
 )
 from devdb.sql_statements import Statement, annotate
@@ -164,7 +168,9 @@ def locator(
     return locate
 
 
-def squawk_findings(revisions: list[RevisionSql], directory: Path) -> list[Finding]:
+def squawk_findings(
+    revisions: list[RevisionSql], directory: Path, context: LintContext
+) -> list[Finding]:
     files: dict[str, RevisionSql] = {}
     for revision in revisions:
         sql_file = directory / f"{revision.path.stem}.sql"
@@ -186,23 +192,27 @@ def squawk_findings(revisions: list[RevisionSql], directory: Path) -> list[Findi
         line = int(str(item.get("line", 0))) + 1  # squawk counts lines from 0
         statement = next((s for s in reversed(statements[key]) if s.line <= line), None)
         rule = str(item.get("rule_name", "squawk"))
+        why = str(item.get("message", ""))
+        fix = str(item.get("help") or "see https://squawkhq.com/docs/" + rule)
         if statement is not None:
             text = statement.normalised
             if "ALEMBIC_VERSION" in text:
                 continue
-            if (
-                rule == "require-concurrent-index-creation"
-                and "TIMESCALEDB.TRANSACTION_PER_CHUNK" in text
-            ):
-                continue  # CONCURRENTLY is not supported on hypertables (#504)
+            if rule == "require-concurrent-index-creation":
+                if "TIMESCALEDB.TRANSACTION_PER_CHUNK" in text:
+                    continue  # the hypertable's non-blocking way, already taken
+                table = indexed_table(text)
+                if table in context.hypertables:
+                    why = HYPERTABLE_INDEX_WHY.format(table=table)
+                    fix = HYPERTABLE_INDEX_FIX
         where = finders[key].find(statement.text) if statement else None
         findings.append(
             Finding(
                 shown(files[key].path),
                 line if where is None else where,
                 f"squawk/{rule}",
-                str(item.get("message", "")),
-                str(item.get("help") or "see https://squawkhq.com/docs/" + rule),
+                why,
+                fix,
                 sql_line=where is None,
             )
         )
@@ -248,7 +258,7 @@ def lint_revisions(
         for sql in (revision.upgrade, revision.downgrade):
             findings.extend(lint_sql(sql, context, locator(revision.path, source)))
     with tempfile.TemporaryDirectory(prefix="devdb-lint-") as directory:
-        findings.extend(squawk_findings(revisions, Path(directory)))
+        findings.extend(squawk_findings(revisions, Path(directory), context))
     findings.sort(key=lambda f: (f.path, f.line, f.rule))
     return len(revisions), findings
 

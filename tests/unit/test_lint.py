@@ -254,6 +254,38 @@ def test_the_autocommit_pattern_passes_and_squawk_keeps_quiet_on_per_chunk(
     assert mine == []
 
 
+def test_a_blocking_index_on_a_hypertable_gets_timescaledbs_fix_not_concurrently(
+    project_with,
+):
+    # The schema-change workflow's own example: a nullable VARCHAR column and an
+    # index on tick_data, written as anyone would first write them.
+    root = project_with(
+        """\
+        def upgrade() -> None:
+            op.execute("ALTER TABLE tick_data ADD COLUMN exchange VARCHAR(10)")
+            op.execute("CREATE INDEX idx_tick_exchange ON tick_data (exchange)")
+            op.execute("CREATE TABLE venues (code VARCHAR(10) PRIMARY KEY)")
+            op.execute("CREATE INDEX idx_venues_code ON venues (code)")
+
+
+        def downgrade() -> None:
+            op.execute("DROP TABLE venues")
+            op.execute("DROP INDEX idx_tick_exchange")
+            op.execute("ALTER TABLE tick_data DROP COLUMN exchange")
+        """
+    )
+    settings = load_settings({}, project_root=root)
+    _, findings = lint.lint_revisions(settings, include_released=True)
+    mine = [f for f in findings if "zz_lint_fixture" in f.path]
+    index = [f for f in mine if f.rule == "squawk/require-concurrent-index-creation"]
+    assert [f.line for f in index] == [10], [f.render() for f in mine]
+    assert "transaction_per_chunk" in index[0].fix
+    assert "autocommit_block" in index[0].fix
+    assert "CONCURRENTLY, is not supported on hypertables" in index[0].why
+    # The schema's VARCHAR(n) convention is not a finding.
+    assert not [f for f in mine if "text-field" in f.rule]
+
+
 def test_a_column_type_change_on_a_compressed_hypertable_is_flagged():
     change = (
         "SET LOCAL lock_timeout = '5s';\n\n"
