@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 from devdb.lint_rules import (
     HYPERTABLE_INDEX_FIX,
     HYPERTABLE_INDEX_WHY,
+    ROBUST_STATEMENT_FIX,
     SQUAWK_EXCLUDED,
     Finding,
     LintContext,
@@ -205,6 +206,8 @@ def squawk_findings(
                 if table in context.hypertables:
                     why = HYPERTABLE_INDEX_WHY.format(table=table)
                     fix = HYPERTABLE_INDEX_FIX
+            elif rule == "prefer-robust-stmts":
+                fix = ROBUST_STATEMENT_FIX
         where = finders[key].find(statement.text) if statement else None
         findings.append(
             Finding(

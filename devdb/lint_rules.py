@@ -51,6 +51,14 @@ HYPERTABLE_INDEX_WHY = (
     "chunk is indexed; squawk's usual fix, CONCURRENTLY, is not supported on "
     "hypertables (timescale/timescaledb#504)"
 )
+# squawk's help for prefer-robust-stmts can name another case ("an explicit name for
+# a concurrently created index"); what it means in a revision with an
+# autocommit_block, which is not one transaction.
+ROBUST_STATEMENT_FIX = (
+    "write it so a re-run steps over what a failed run left: IF NOT EXISTS (IF "
+    "EXISTS on a DROP); a revision with an autocommit_block() is not one "
+    "transaction, so a failure part way keeps what ran before it"
+)
 HYPERTABLE_INDEX_FIX = (
     "build it chunk by chunk: CREATE INDEX ... WITH "
     "(timescaledb.transaction_per_chunk), inside "

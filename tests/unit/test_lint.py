@@ -286,6 +286,28 @@ def test_a_blocking_index_on_a_hypertable_gets_timescaledbs_fix_not_concurrently
     assert not [f for f in mine if "text-field" in f.rule]
 
 
+def test_a_per_chunk_index_that_cannot_be_rerun_is_told_if_not_exists(project_with):
+    root = project_with(
+        """\
+        def upgrade() -> None:
+            with op.get_context().autocommit_block():
+                op.execute(
+                    "CREATE INDEX ix_tick_price ON tick_data (price) "
+                    "WITH (timescaledb.transaction_per_chunk)"
+                )
+
+
+        def downgrade() -> None:
+            op.execute("DROP INDEX IF EXISTS ix_tick_price")
+        """
+    )
+    settings = load_settings({}, project_root=root)
+    _, findings = lint.lint_revisions(settings, include_released=True)
+    mine = [f for f in findings if "zz_lint_fixture" in f.path]
+    assert [f.rule for f in mine] == ["squawk/prefer-robust-stmts"], mine
+    assert "IF NOT EXISTS" in mine[0].fix and "concurrently" not in mine[0].fix
+
+
 def test_a_column_type_change_on_a_compressed_hypertable_is_flagged():
     change = (
         "SET LOCAL lock_timeout = '5s';\n\n"
