@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -38,7 +38,9 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 @dataclass(frozen=True)
 class Settings:
     user: str = "stock"
-    password: str = "stock"
+    # Never in a repr: a traceback (pytest shows its locals) or a log line that
+    # prints the settings must not carry it.
+    password: str = field(default="stock", repr=False)
     host: str = "localhost"
     port: int = 5432
     database: str = "stock_tracker"

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 import pytest
 from helpers import create_database, head_revisions
 
+from devdb.errors import DevDbError
 from devdb.images import ImageSpec
 from devdb.settings import PROJECT_ROOT, Settings
 from devdb.throwaway import ThrowawayDatabase
@@ -95,6 +96,36 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
         terminalreporter.section("matrix cell")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+# The ERROR and TIP of each test that failed with the library's own error: a cell
+# that fails ends with them, after pytest's summary, so the reason for a red cell
+# is in the last lines of a CI log and not a thousand lines above.
+FAILURES_KEY = pytest.StashKey[dict[str, str]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    if report.failed and call.excinfo is not None:
+        error = call.excinfo.value
+        if isinstance(error, DevDbError):
+            rendered = error.render()
+        else:  # pytest.fail(error.render()) from a test that caught one
+            rendered = str(error) if str(error).startswith("ERROR: ") else ""
+        lines = rendered.splitlines()
+        tip = next((line for line in lines if line.startswith("TIP: ")), None)
+        if lines and tip is not None:
+            failures = item.config.stash.setdefault(FAILURES_KEY, {})
+            failures.setdefault(lines[0], tip)
+    return report
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # After pytest's own summary (its last words are written before this hook).
+    for error, tip in config.stash.get(FAILURES_KEY, {}).items():
+        print(error)
+        print(tip)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
