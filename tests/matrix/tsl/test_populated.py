@@ -56,7 +56,7 @@ def populated(cell: ThrowawayDatabase) -> ThrowawayDatabase:
         connection.exec_driver_sql(
             "ALTER TABLE tick_data SET (timescaledb.compress,"
             " timescaledb.compress_segmentby = 'symbol',"
-            ' timescaledb.compress_orderby = \'"timestamp" DESC\')'
+            " timescaledb.compress_orderby = '\"timestamp\" DESC')"
         )
         compressed = connection.exec_driver_sql(
             "SELECT count(compress_chunk(c)) FROM show_chunks('tick_data') c"
