@@ -37,9 +37,10 @@ SEED_HYPERTABLES = frozenset(
 # --- the revisions and the committed contract -------------------------------------
 
 
-def revision_ids() -> list[str]:
-    """Every revision id, oldest first, from the revision files."""
-    return [info.revision for info in revisions.history(SCRIPT_LOCATION)]
+def revision_ids(script_location: Path = SCRIPT_LOCATION) -> list[str]:
+    """Every revision id, oldest first, from the revision files (of this checkout,
+    or of the Alembic directory given: a clone holds only what was committed)."""
+    return [info.revision for info in revisions.history(script_location)]
 
 
 def head_revisions() -> tuple[str, ...]:

@@ -110,11 +110,13 @@ def query(database, sql: str) -> list[tuple]:
 
 
 def hypertables(database) -> dict[str, str]:
+    """Hypertable -> its first (time) dimension's column, as the manifest lists it."""
     return dict(
         query(
             database,
             "SELECT d.hypertable_name, d.column_name"
-            "  FROM timescaledb_information.dimensions d",
+            "  FROM timescaledb_information.dimensions d"
+            " WHERE d.dimension_number = 1",
         )
     )
 

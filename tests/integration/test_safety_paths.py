@@ -225,7 +225,10 @@ def downgrade() -> None:
 
 @pytest.fixture
 def three_revisions(tmp_path: Path, database: Settings) -> Settings:
-    """A copy of the revisions plus two on today's head: a table, then an index only."""
+    """A copy of the revisions plus two on today's head: a table, then an index only.
+
+    Their names, tables and indexes cannot be a real revision's (a developer's own
+    revision may well add a `trades` table)."""
     backend = tmp_path / "backend"
     shutil.copytree(PROJECT_ROOT / "backend", backend)
     versions = backend / "alembic" / "versions"
@@ -234,8 +237,8 @@ def three_revisions(tmp_path: Path, database: Settings) -> Settings:
             doc="Add trades.",
             rev="selftest_trades",
             down=HEAD,
-            up="CREATE TABLE trades (id int)",
-            down_sql="DROP TABLE trades",
+            up="CREATE TABLE selftest_trades (id int)",
+            down_sql="DROP TABLE selftest_trades",
         )
     )
     (versions / "selftest_index.py").write_text(
@@ -243,8 +246,8 @@ def three_revisions(tmp_path: Path, database: Settings) -> Settings:
             doc="Index tick prices.",
             rev="selftest_index",
             down="selftest_trades",
-            up="CREATE INDEX idx_price ON tick_data (price)",
-            down_sql="DROP INDEX idx_price",
+            up="CREATE INDEX idx_selftest_price ON tick_data (price)",
+            down_sql="DROP INDEX idx_selftest_price",
         )
     )
     return replace(database, project_root=tmp_path)
@@ -258,20 +261,20 @@ def test_the_guard_names_only_the_tables_the_undone_revisions_touch(
 
     settings = three_revisions
     migrations.upgrade(settings, "head")
-    query(settings, "INSERT INTO trades VALUES (1), (2), (3)")
+    query(settings, "INSERT INTO selftest_trades VALUES (1), (2), (3)")
     query(settings, "INSERT INTO tick_data VALUES ('A', now(), 1, 1, 'buy')")
 
     # The index revision only drops an index: no rows at risk, nothing to ask.
     risk = safety.guard_downgrade(settings, "-1", yes=False, force=False)
     assert risk.undone == ("selftest_index",) and risk.tables == ()
 
-    # Down to today's head drops trades; tick_data is not touched, so not listed.
+    # Down to today's head drops selftest_trades; tick_data is not touched, so not listed.
     risk = safety.data_at_risk(settings, HEAD)
     assert risk.undone == ("selftest_index", "selftest_trades")
-    assert risk.tables == (("public.trades", 3),)
+    assert risk.tables == (("public.selftest_trades", 3),)
     with pytest.raises(DevDbError) as refused:
         safety.guard_downgrade(settings, HEAD, yes=False, force=False)
-    assert "public.trades (3 rows)" in refused.value.message
+    assert "public.selftest_trades (3 rows)" in refused.value.message
     assert "tick_data" not in refused.value.message
     assert revision_of(settings) == ["selftest_index"]
 

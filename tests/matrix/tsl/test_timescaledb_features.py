@@ -42,7 +42,7 @@ def upgrade() -> None:
     # WITH DATA cannot run inside a transaction block (25001): step out of it.
     with op.get_context().autocommit_block():
         op.execute("""
-            CREATE MATERIALIZED VIEW candles_5m
+            CREATE MATERIALIZED VIEW selftest_candles_5m
             WITH (timescaledb.continuous) AS
             SELECT time_bucket(INTERVAL '5 minutes', timestamp) AS bucket,
                    symbol,
@@ -56,15 +56,15 @@ def upgrade() -> None:
             WITH DATA
         """)
     op.execute(
-        "SELECT add_continuous_aggregate_policy('candles_5m',"
+        "SELECT add_continuous_aggregate_policy('selftest_candles_5m',"
         " start_offset => INTERVAL '1 day', end_offset => INTERVAL '5 minutes',"
         " schedule_interval => INTERVAL '5 minutes')"
     )
 
 
 def downgrade() -> None:
-    op.execute("SELECT remove_continuous_aggregate_policy('candles_5m')")
-    op.execute("DROP MATERIALIZED VIEW candles_5m")
+    op.execute("SELECT remove_continuous_aggregate_policy('selftest_candles_5m')")
+    op.execute("DROP MATERIALIZED VIEW selftest_candles_5m")
     op.execute("SELECT remove_retention_policy('tick_data')")
     op.execute("SELECT remove_compression_policy('tick_data')")
     op.execute("SELECT decompress_chunk(c, true) FROM show_chunks('tick_data') c")
@@ -107,7 +107,10 @@ def test_the_features_revision_upgrades_round_trips_and_dumps_stably(
     assert first == second
     assert "-- hypertable public.tick_data (compression enabled)" in first
     assert "--   compression: segment by symbol;" in first
-    assert "-- continuous aggregate public.candles_5m on public.tick_data" in first
+    assert (
+        "-- continuous aggregate public.selftest_candles_5m on public.tick_data"
+        in first
+    )
     for procedure in ("policy_compression", "policy_retention", "policy_refresh"):
         assert f"-- job _timescaledb_functions.{procedure}" in first, first
     assert '"hypertable_id"' not in first and '"mat_hypertable_id"' not in first
@@ -128,6 +131,6 @@ def test_the_features_revision_offline_sql_steps_out_of_the_transaction(
     [head] = head_revisions()
     command.upgrade(config, f"{head}:{FIXTURE_REVISION}", sql=True)
     sql = buffer.getvalue()
-    view = sql.index("CREATE MATERIALIZED VIEW candles_5m")
+    view = sql.index("CREATE MATERIALIZED VIEW selftest_candles_5m")
     assert sql.rindex("COMMIT;", 0, view) > sql.rindex("BEGIN;", 0, view)
     assert sql.index("BEGIN;", view) < sql.index("add_continuous_aggregate_policy")
