@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
-from helpers import create_database
+from helpers import base_environment, create_database, remove_container_and_volume
 
 from devdb.settings import PROJECT_ROOT
 
@@ -103,3 +104,14 @@ def init_path_database(docker_client, test_settings, reference_spec) -> Iterator
         init_sql_dir=str(PROJECT_ROOT / "db" / "migrations"),
     ) as database:
         yield database
+
+
+@pytest.fixture
+def dev_env(docker_client) -> Iterator[dict[str, str]]:
+    """Environment for an own dev container on a random free port; removed after.
+
+    Never the developer's `stock-tracker-db`: tests drive `invoke db.*` on it.
+    """
+    name = f"stock-tracker-db-it-{secrets.token_hex(4)}"
+    yield base_environment(DEVDB_CONTAINER_NAME=name, DEVDB_PORT="0")
+    remove_container_and_volume(docker_client, name)

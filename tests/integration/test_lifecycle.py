@@ -6,30 +6,17 @@ Each test gets its own container name and a free port (never the developer's
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
-
 import pytest
 from helpers import (
-    base_environment,
     committed_hypertables,
     first_revision,
     free_port,
     head_revisions,
     ok,
-    remove_container_and_volume,
     revision_ids,
     run_invoke,
     sql,
 )
-
-
-@pytest.fixture
-def dev_env(docker_client) -> Iterator[dict[str, str]]:
-    """Environment for an own dev container on a random free port; removed after."""
-    name = f"stock-tracker-db-it-{secrets.token_hex(4)}"
-    yield base_environment(DEVDB_CONTAINER_NAME=name, DEVDB_PORT="0")
-    remove_container_and_volume(docker_client, name)
 
 
 def test_up_twice_is_one_container_on_localhost_only(docker_client, dev_env):

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 import subprocess
-from collections.abc import Iterator
 
-import pytest
 from helpers import (
-    base_environment,
-    remove_container_and_volume,
     revision_ids,
     run_invoke,
 )
 
 from devdb.settings import PROJECT_ROOT
-
-
-@pytest.fixture
-def dev_env(docker_client) -> Iterator[dict[str, str]]:
-    """Environment for an own dev container on a random free port; removed after."""
-    name = f"stock-tracker-db-onboard-{secrets.token_hex(4)}"
-    yield base_environment(DEVDB_CONTAINER_NAME=name, DEVDB_PORT="0")
-    remove_container_and_volume(docker_client, name)
 
 
 def test_onboard_twice_on_a_clean_clone(docker_client, dev_env, tmp_path):
