@@ -11,6 +11,8 @@ from devdb import containers, database, doctor, revisions, shell, status, workfl
 from devdb.settings import PROJECT_ROOT, Settings
 
 
+# The ids below are inputs made up for the numbering rule and for files written
+# into tmp_path, not this project's revisions: a new revision changes none of them.
 @pytest.mark.parametrize(
     ("existing", "expected"),
     [

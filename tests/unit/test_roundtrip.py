@@ -11,6 +11,8 @@ import pytest
 from devdb.errors import DevDbError
 from devdb.roundtrip import RoundTripStep, round_trip, schema_ignoring_extensions
 
+# The fake database's own history (not the project's revisions, which the
+# migration matrix round-trips for real).
 HISTORY = [("001", "base"), ("002", "001"), ("003", "002")]
 
 
