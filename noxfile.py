@@ -6,7 +6,7 @@ walkthrough, and the migration matrix by image.
 
 `nox` runs them all (what CI runs, with DEVDB_IMAGE_SOURCE=offline so the
 offline-built rows are used; a laptop with a registry gets the official images).
-`nox -s migrations` runs one cell per row of devdb.images.IMAGES;
+`nox -s migrations` runs one cell per row of devdb.images.table.IMAGES;
 `nox -s "migrations(pg17-ts2.19)"` runs one; `nox -l --json` lists them for a CI
 matrix. `nox -R ...` reuses the virtualenvs without reinstalling.
 """
@@ -21,7 +21,7 @@ import nox
 # The image table is the matrix; nox imports it from the checkout, not an install
 # (the script block above gives nox the one third-party module it needs, rich).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devdb.images import IMAGES, ImageSpec, image_spec
+from devdb.images.table import IMAGES, ImageSpec, image_spec
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"

@@ -22,7 +22,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from devdb import images  # noqa: E402 - the checkout, not an install
+from devdb.images import table as images  # noqa: E402 - the checkout, not an install
 from devdb.settings import load_settings  # noqa: E402
 
 

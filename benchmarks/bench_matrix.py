@@ -25,9 +25,10 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from devdb import containers, images  # noqa: E402 - the checkout, not an install
+from devdb.containers import engine as containers  # noqa: E402
 from devdb.errors import DevDbError  # noqa: E402
-from devdb.image_fetch import image_exists  # noqa: E402
+from devdb.images import table as images  # noqa: E402 - the checkout, not an install
+from devdb.images.fetch import image_exists  # noqa: E402
 from devdb.settings import load_settings  # noqa: E402
 
 CELL_TARGET_SECONDS = 15.0

@@ -19,8 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devdb import images, market_data, migrations, seed  # noqa: E402
-from devdb.throwaway import throwaway_database  # noqa: E402
+from devdb.containers.throwaway import throwaway_database  # noqa: E402
+from devdb.images import table as images  # noqa: E402
+from devdb.schema import migrations  # noqa: E402
+from devdb.seed import load as seed  # noqa: E402
+from devdb.seed import market_data  # noqa: E402
 
 
 def generator_seconds(

@@ -35,7 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devdb import containers, lifecycle, readiness  # noqa: E402
+from devdb import lifecycle  # noqa: E402
+from devdb.containers import engine as containers  # noqa: E402
+from devdb.containers import readiness  # noqa: E402
 from devdb.settings import Settings, load_settings  # noqa: E402
 
 # Named after the checkout's dev container, so two checkouts benchmark side by side.

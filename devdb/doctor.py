@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb import containers, images, labels, rootfs
+from devdb import labels
+from devdb.containers import engine as containers
 from devdb.errors import DevDbError
-from devdb.image_fetch import image_exists
+from devdb.images import rootfs
+from devdb.images import table as images
+from devdb.images.fetch import image_exists
 
 if TYPE_CHECKING:
     import docker

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from devdb.containers import exec_in
+from devdb.containers.engine import exec_in
 from devdb.errors import DevDbError
 
 if TYPE_CHECKING:

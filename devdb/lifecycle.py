@@ -19,20 +19,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb import containers, images, labels, migrations, readiness
+from devdb import labels
 from devdb.console import note
-from devdb.database import connect, quote_identifier
-from devdb.devcontainer import (
+from devdb.containers import engine as containers
+from devdb.containers import readiness
+from devdb.containers.dev import (
     create_dev_container,
     dev_container,
     managed_only,
     wanted_config,
     warn_on_drift,
 )
+from devdb.database import connect, quote_identifier
 from devdb.errors import DevDbError
-from devdb.image_fetch import ensure_image
-from devdb.revisions import quick_heads
+from devdb.images import table as images
+from devdb.images.fetch import ensure_image
 from devdb.safety import confirm_destructive, refuse_non_local
+from devdb.schema import migrations
+from devdb.schema.revisions import quick_heads
 
 if TYPE_CHECKING:
     from devdb.settings import Settings

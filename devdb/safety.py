@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from devdb import migrations
 from devdb.errors import DevDbError
-from devdb.revisions import script_directory
+from devdb.schema import migrations
+from devdb.schema.revisions import script_directory
 
 if TYPE_CHECKING:
     from alembic.script import Script
@@ -141,7 +141,7 @@ def lands_on_base(settings: Settings, target: str) -> bool:
     else:
         revisions = migrations.current(settings)
         start = revisions[0] if revisions else None
-    from alembic.util import CommandError  # lazy: see devdb.revisions
+    from alembic.util import CommandError  # lazy: see devdb.schema.revisions
 
     for _ in range(int(relative.group("steps"))):
         if start is None:
@@ -269,7 +269,7 @@ def data_at_risk(settings: Settings, target: str) -> DataAtRisk:
     from alembic.util import CommandError
 
     from devdb.database import connect
-    from devdb.revisions import database_revisions
+    from devdb.schema.revisions import database_revisions
 
     check_downgrade_target(target)
     script = script_directory(settings.script_location)

@@ -66,7 +66,7 @@ class Settings:
     release_branch: str = "main"
     # Where TimescaleDB source archives (with tsl/) come from for the full builds: a
     # folder (relative to the project root) or upstream's tag archive URL; see
-    # devdb/timescaledb_sources.py. Empty: rows built from source cannot be built.
+    # devdb/images/sources.py. Empty: rows built from source cannot be built.
     timescaledb_sources: str = ""
     # Where builds keep root filesystems and compiled TimescaleDB; empty: the
     # git-ignored .cache/devdb of the checkout (another folder times a cold build).
@@ -88,7 +88,7 @@ class Settings:
 
     @property
     def migrations_sum_file(self) -> Path:
-        """Checksums of released revisions (see devdb/checksums.py)."""
+        """Checksums of released revisions (see devdb/schema/checksums.py)."""
         return self.project_root / "db" / "alembic.sum"
 
     @property

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from devdb import containers, labels, migrations, revisions
+from devdb import labels
+from devdb.containers import engine as containers
+from devdb.containers.dev import dev_container
 from devdb.database import connect
-from devdb.devcontainer import dev_container
 from devdb.errors import DevDbError
+from devdb.schema import migrations, revisions
 
 if TYPE_CHECKING:
     from devdb.settings import Settings

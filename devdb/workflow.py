@@ -6,19 +6,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb import labels, migrations, revisions
-from devdb.checksums import drop_sum_entry
+from devdb import labels
 from devdb.console import warn
-from devdb.contract import schema_at_head
-from devdb.devcontainer import dev_database
-from devdb.dump import dump_diff, dump_schema
+from devdb.containers.dev import dev_database
 from devdb.errors import DevDbError
 from devdb.files import shown, write_if_changed
-from devdb.images import reference_image
-from devdb.init_sql import init_sql_file
-from devdb.revisions import next_revision_id
-from devdb.roundtrip import schema_ignoring_extensions
+from devdb.images.table import reference_image
 from devdb.safety import guard_downgrade, refuse_non_local
+from devdb.schema import migrations, revisions
+from devdb.schema.checksums import drop_sum_entry
+from devdb.schema.contract import schema_at_head
+from devdb.schema.dump import dump_diff, dump_schema
+from devdb.schema.init_sql import init_sql_file
+from devdb.schema.revisions import next_revision_id
+from devdb.schema.roundtrip import schema_ignoring_extensions
 
 if TYPE_CHECKING:
     from docker.models.containers import Container

@@ -3,7 +3,7 @@
     nox -l --json | python scripts/ci_cells.py   ->   ["pg17-ts2.19", ...]
 
 The workflow (.github/workflows/migrations.yml) builds its job matrix from this, so
-a row added to devdb/images.py is a CI job without touching the workflow.
+a row added to devdb/images/table.py is a CI job without touching the workflow.
 Standard library only: it runs before any virtualenv exists.
 """
 

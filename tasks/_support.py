@@ -100,6 +100,6 @@ def settings() -> Settings:
 
 def resolved_settings() -> Settings:
     """Settings aimed at where the dev database really listens."""
-    from devdb.devcontainer import resolve
+    from devdb.containers.dev import resolve
 
     return resolve(settings())

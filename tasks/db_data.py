@@ -29,7 +29,7 @@ def seed(
 
     Asks first when the tables hold rows (refuses without --yes when there is no
     terminal to ask on)."""
-    from devdb import seed as seeding
+    from devdb.seed import load as seeding
 
     result = seeding.seed_database(
         resolved_settings(),
@@ -52,7 +52,7 @@ def seed(
 def lint(c: Context, all: bool = False) -> None:
     """Lint the revisions' SQL: squawk plus the TimescaleDB rules (no database needed)."""
     from devdb.console import note
-    from devdb.lint import lint as lint_revisions
+    from devdb.lint.run import lint as lint_revisions
 
     for line in lint_revisions(settings(), include_released=all):
         note(line)

@@ -12,7 +12,7 @@ from tasks._support import reports_errors, settings
 def update_extension(c: Context) -> None:
     """ALTER EXTENSION timescaledb UPDATE in every database of the dev container."""
     from devdb.console import note
-    from devdb.devcontainer import running_dev_container
+    from devdb.containers.dev import running_dev_container
     from devdb.extension_update import update_extension as update
 
     chosen = settings()

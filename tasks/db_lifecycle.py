@@ -104,7 +104,7 @@ def reset(
     if applied:
         note(f"Upgraded to head: applied {', '.join(applied)}")
     if seed:
-        from devdb import seed as seeding
+        from devdb.seed import load as seeding
 
         # The reset was confirmed, and its tables are empty anyway.
         seeding.report(seeding.seed_database(target, yes=True, force=force))
@@ -166,7 +166,7 @@ def url(c: Context) -> None:
 @reports_errors
 def logs(c: Context, follow: bool = False, tail: str = "100") -> None:
     """Print the dev database's server log."""
-    from devdb import shell
+    from devdb.containers import shell
 
     lines = whole_number(tail, "--tail", minimum=0)
     shell.logs(settings(), follow=follow, tail=lines)
@@ -178,7 +178,7 @@ def logs(c: Context, follow: bool = False, tail: str = "100") -> None:
 @reports_errors
 def psql(c: Context, command: str = "") -> None:
     """Open psql inside the dev container (no PostgreSQL client needed here)."""
-    from devdb import shell
+    from devdb.containers import shell
 
     shell.psql(settings(), command=command)
 

@@ -57,7 +57,7 @@ def upgrade(
     c: Context, revision: str = "head", sql: bool = False, no_dump: bool = False
 ) -> None:
     """Upgrade the database to a revision (default: head)."""
-    from devdb import migrations
+    from devdb.schema import migrations
 
     if sql:
         migrations.upgrade_sql(settings(), revision)
@@ -110,7 +110,8 @@ def downgrade(
 @reports_errors
 def stamp(c: Context, revision: str, force: bool = False) -> None:
     """Record a revision as current without running migrations (adopt a database)."""
-    from devdb import migrations, safety
+    from devdb import safety
+    from devdb.schema import migrations
 
     # A wrong stamp makes the next upgrade or downgrade run the wrong SQL on real
     # data: on a shared database only on purpose.
@@ -122,7 +123,7 @@ def stamp(c: Context, revision: str, force: bool = False) -> None:
 @reports_errors
 def current(c: Context) -> None:
     """Print the revision the database is at."""
-    from devdb import migrations
+    from devdb.schema import migrations
 
     revisions = migrations.current(resolved_settings())
     print(" ".join(revisions) if revisions else "base (no revision applied)")
@@ -132,7 +133,7 @@ def current(c: Context) -> None:
 @reports_errors
 def history(c: Context) -> None:
     """List the revisions, oldest first (needs no database)."""
-    from devdb import revisions
+    from devdb.schema import revisions
 
     for info in revisions.history(settings().script_location):
         head = " (head)" if info.is_head else ""

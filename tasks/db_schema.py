@@ -17,8 +17,9 @@ from tasks._support import reports_errors, settings
 @reports_errors
 def dump_schema(c: Context, rehash: list[str] | None = None) -> None:
     """Dump the dev database's schema to db/schema.sql; record new revisions' checksums."""
-    from devdb import checksums, init_sql, workflow
+    from devdb import workflow
     from devdb.console import note
+    from devdb.schema import checksums, init_sql
 
     chosen = settings()
     changed = workflow.refresh_schema_file(chosen)
@@ -38,8 +39,8 @@ def dump_schema(c: Context, rehash: list[str] | None = None) -> None:
 @reports_errors
 def check(c: Context) -> None:
     """Fail when the migrations at head, the revision checksums and db/schema.sql disagree."""
-    from devdb import contract
     from devdb.console import note
+    from devdb.schema import contract
 
     chosen = settings()
     report = contract.check_contract(

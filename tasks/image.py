@@ -9,7 +9,7 @@ from invoke import Context, task
 from tasks._support import reports_errors, settings
 
 if TYPE_CHECKING:
-    from devdb.images import ImageSpec
+    from devdb.images.table import ImageSpec
 
 
 @task(
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 @reports_errors
 def build(c: Context, image: str = "", force: bool = False) -> None:
     """Build an offline image: Debian packages, TimescaleDB with tsl/ from source."""
-    from devdb import containers, image_fetch, images
+    from devdb.containers import engine as containers
+    from devdb.images import fetch as image_fetch
+    from devdb.images import table as images
 
     chosen = settings()
     client = containers.docker_client()
@@ -41,8 +43,9 @@ def list(
     from rich.console import Console
     from rich.table import Table
 
-    from devdb import containers, images
-    from devdb.image_fetch import image_exists
+    from devdb.containers import engine as containers
+    from devdb.images import table as images
+    from devdb.images.fetch import image_exists
 
     client = containers.docker_client()
     table = Table(caption=f"Offline builds are named {images.OFFLINE_REPOSITORY}:<id>.")

@@ -41,7 +41,7 @@ def committed_contract_is_left_alone() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def docker_client():
     """A reachable Docker engine, or a failure (never a skip) saying so."""
-    from devdb import containers
+    from devdb.containers import engine as containers
     from devdb.errors import DevDbError
 
     try:
@@ -64,7 +64,7 @@ def test_settings():
 @pytest.fixture(scope="session")
 def reference_spec():
     """The image the tests run on: DEVDB_TEST_IMAGE, else the reference row."""
-    from devdb import images
+    from devdb.images import table as images
 
     image_id = os.environ.get("DEVDB_TEST_IMAGE")
     return images.image_spec(image_id) if image_id else images.reference_image()
@@ -78,7 +78,7 @@ def database_server(docker_client, test_settings, reference_spec) -> Iterator:
     server keeps the suite fast while every test still starts from an empty
     database. The matrix cell is this same server (tests/matrix/conftest.py).
     """
-    from devdb.throwaway import throwaway_database
+    from devdb.containers.throwaway import throwaway_database
 
     with throwaway_database(
         reference_spec, client=docker_client, settings=test_settings
@@ -95,7 +95,7 @@ def fresh_database(database_server):
 @pytest.fixture(scope="session")
 def init_path_database(docker_client, test_settings, reference_spec) -> Iterator:
     """A database initialised by the docker-compose path: db/migrations/*.sql."""
-    from devdb.throwaway import throwaway_database
+    from devdb.containers.throwaway import throwaway_database
 
     with throwaway_database(
         reference_spec,

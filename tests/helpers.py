@@ -19,8 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from devdb import revisions
 from devdb.database import connect, quote_identifier
+from devdb.schema import revisions
 from devdb.settings import PROJECT_ROOT
 
 INVOKE = [sys.executable, "-m", "invoke"]

@@ -1,6 +1,6 @@
 # The builder stage of a full (TSL) TimescaleDB image: compiles one source archive
 # in a Debian root filesystem that has the compiler, so the runtime image never
-# does. devdb/image_build.py sends builder-rootfs.tar (debootstrap, cached per suite),
+# does. devdb/images/build.py sends builder-rootfs.tar (debootstrap, cached per suite),
 # the archive (verified against its version first), the patches and the script, then
 # keeps /timescaledb-build.tar in the project cache and drops this image. No
 # `# syntax=` line, and FROM scratch: nothing may need a registry.

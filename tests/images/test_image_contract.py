@@ -24,9 +24,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from devdb import containers, images, labels, readiness
-from devdb.image_fetch import ensure_image
-from devdb.images import ImageSpec
+from devdb import labels
+from devdb.containers import engine as containers
+from devdb.containers import readiness
+from devdb.images import table as images
+from devdb.images.fetch import ensure_image
+from devdb.images.table import ImageSpec
 from devdb.settings import PROJECT_ROOT
 
 TIMESCALEDB_IMAGES = [spec for spec in images.IMAGES if spec.timescaledb]

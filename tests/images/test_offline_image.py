@@ -14,10 +14,13 @@ import pytest
 from helpers import base_environment, run_invoke
 from sqlalchemy import create_engine, text
 
-from devdb import containers, images, labels, readiness
-from devdb.image_fetch import ensure_image
+from devdb import labels
+from devdb.containers import engine as containers
+from devdb.containers import readiness
+from devdb.containers.throwaway import throwaway_database
+from devdb.images import table as images
+from devdb.images.fetch import ensure_image
 from devdb.settings import PROJECT_ROOT
-from devdb.throwaway import throwaway_database
 
 # Runs inside the init server: records whether TCP answered while the init scripts
 # ran (it must not: the init server listens on the Unix socket only), and counts

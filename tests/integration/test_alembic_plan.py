@@ -24,8 +24,8 @@ from helpers import (
 )
 from sqlalchemy import create_engine, text
 
-from devdb.containers import exec_in
-from devdb.dump import dump_schema
+from devdb.containers.engine import exec_in
+from devdb.schema.dump import dump_schema
 from devdb.settings import PROJECT_ROOT
 
 BACKEND = PROJECT_ROOT / "backend"
@@ -304,8 +304,8 @@ def test_offline_sql_applied_with_psql_gives_the_same_schema(
 
 @pytest.fixture
 def plain_postgres(docker_client, test_settings):
-    from devdb.images import image_spec
-    from devdb.throwaway import throwaway_database
+    from devdb.containers.throwaway import throwaway_database
+    from devdb.images.table import image_spec
 
     with throwaway_database(
         image_spec("pg15-plain"), client=docker_client, settings=test_settings

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from devdb import lint, migrations, seed
 from devdb.database import connect
 from devdb.errors import DevDbError
+from devdb.lint import run as lint
+from devdb.schema import migrations
+from devdb.seed import load as seed
 from devdb.settings import PROJECT_ROOT, Settings, load_settings
 
 PER_CHUNK_INDEX = (
@@ -27,7 +29,7 @@ PER_CHUNK_INDEX = (
 
 @pytest.fixture(scope="module")
 def seeded(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
-    from devdb.throwaway import throwaway_database
+    from devdb.containers.throwaway import throwaway_database
 
     with throwaway_database(
         reference_spec, client=docker_client, settings=test_settings

@@ -12,10 +12,10 @@ from dataclasses import replace
 import pytest
 from helpers import free_port, head_revisions
 
-from devdb import migrations
-from devdb.dump import dump_schema
-from devdb.image_fetch import ensure_image
-from devdb.images import reference_image
+from devdb.images.fetch import ensure_image
+from devdb.images.table import reference_image
+from devdb.schema import migrations
+from devdb.schema.dump import dump_schema
 from devdb.settings import PROJECT_ROOT
 
 PROJECT_NAME = "devdb-compose-test"

@@ -99,7 +99,7 @@ def test_unknown_revision(fresh_database, own_container):
 # registry-less machine and on a laptop with Docker Hub.
 INVOKE_WITH_UNPULLABLE_OFFICIAL_IMAGE = """
 import dataclasses, sys
-from devdb import images
+from devdb.images import table as images
 images.IMAGES = tuple(
     dataclasses.replace(spec, official="timescale/timescaledb:0.0.0-no-such-tag")
     for spec in images.IMAGES
@@ -129,8 +129,8 @@ def test_image_missing_and_not_pullable(docker_client, own_container):
 
 
 def test_database_without_timescaledb(docker_client, test_settings, own_container):
-    from devdb import images
-    from devdb.throwaway import throwaway_database
+    from devdb.containers.throwaway import throwaway_database
+    from devdb.images import table as images
 
     plain = images.image_spec("pg15-plain")
     with throwaway_database(plain, client=docker_client, settings=test_settings) as db:

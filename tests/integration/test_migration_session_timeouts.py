@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from devdb import migrations
 from devdb.database import connect
 from devdb.errors import DevDbError
+from devdb.schema import migrations
 from devdb.settings import PROJECT_ROOT, Settings
 
 
 @pytest.fixture(scope="module")
 def database(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
-    from devdb.throwaway import throwaway_database
+    from devdb.containers.throwaway import throwaway_database
 
     with throwaway_database(
         reference_spec, client=docker_client, settings=test_settings

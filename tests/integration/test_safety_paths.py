@@ -27,7 +27,7 @@ from helpers import (
     run_invoke,
 )
 
-from devdb.revisions import next_revision_id
+from devdb.schema.revisions import next_revision_id
 from devdb.settings import PROJECT_ROOT, Settings
 
 # What the revisions give today, read from their files: the tests below hold for
@@ -62,7 +62,7 @@ def url(settings: Settings, **changes: str) -> str:
 @pytest.fixture(scope="module")
 def server(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
     """One TimescaleDB for the module; tests create their own databases in it."""
-    from devdb.throwaway import throwaway_database
+    from devdb.containers.throwaway import throwaway_database
 
     with throwaway_database(
         reference_spec, client=docker_client, settings=test_settings
@@ -115,7 +115,7 @@ def query(settings: Settings, statement: str) -> list[tuple[object, ...]]:
 
 
 def revision_of(settings: Settings) -> list[str]:
-    from devdb import migrations
+    from devdb.schema import migrations
 
     return list(migrations.current(settings))
 
@@ -256,8 +256,9 @@ def three_revisions(tmp_path: Path, database: Settings) -> Settings:
 def test_the_guard_names_only_the_tables_the_undone_revisions_touch(
     three_revisions: Settings,
 ) -> None:
-    from devdb import migrations, safety
+    from devdb import safety
     from devdb.errors import DevDbError
+    from devdb.schema import migrations
 
     settings = three_revisions
     migrations.upgrade(settings, "head")
@@ -294,7 +295,7 @@ def non_local(settings: Settings, server_ip: str) -> Settings:
 
 @pytest.fixture(scope="module")
 def server_ip(server: Settings, docker_client) -> str:
-    from devdb import containers
+    from devdb.containers import engine as containers
 
     published = [
         c

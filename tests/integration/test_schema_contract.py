@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 from helpers import committed_hypertables, head_revisions
 
-from devdb import contract, devcontainer, migrations, workflow
+from devdb import workflow
+from devdb.containers import dev as devcontainer
 from devdb.database import connect
 from devdb.errors import DevDbError
-from devdb.images import reference_image
+from devdb.images.table import reference_image
+from devdb.schema import contract, migrations
 from devdb.settings import PROJECT_ROOT
 
 SCHEMA_FILE = PROJECT_ROOT / "db" / "schema.sql"

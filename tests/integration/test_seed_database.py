@@ -14,9 +14,9 @@ from helpers import (
     run_invoke,
 )
 
-from devdb import seed
+from devdb.containers.dev import resolve
 from devdb.database import connect
-from devdb.devcontainer import resolve
+from devdb.seed import load as seed
 from devdb.settings import Settings, load_settings
 
 

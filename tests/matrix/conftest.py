@@ -18,10 +18,10 @@ from contextlib import ExitStack
 import pytest
 from helpers import create_database, head_revisions
 
+from devdb.containers.throwaway import ThrowawayDatabase
 from devdb.errors import DevDbError
-from devdb.images import ImageSpec
+from devdb.images.table import ImageSpec
 from devdb.settings import PROJECT_ROOT, Settings
-from devdb.throwaway import ThrowawayDatabase
 
 CELL_KEY = pytest.StashKey[list[str]]()
 
@@ -149,8 +149,8 @@ def _init_path_started(
     coming up); overlapping them takes seconds off every cell. Only started when a
     collected test needs it.
     """
-    from devdb import containers
-    from devdb.throwaway import throwaway_database
+    from devdb.containers import engine as containers
+    from devdb.containers.throwaway import throwaway_database
 
     wanted = any(
         "init_path_cell" in item.fixturenames for item in request.session.items
@@ -208,7 +208,7 @@ def empty_database(cell: ThrowawayDatabase) -> ThrowawayDatabase:
 @pytest.fixture(scope="session")
 def head_database(cell: ThrowawayDatabase) -> ThrowawayDatabase:
     """A database upgraded from empty to head once; tests only read it."""
-    from devdb import migrations
+    from devdb.schema import migrations
 
     database = create_database(cell, "head")
     migrations.upgrade(database.settings, "head")

@@ -14,7 +14,8 @@ from dataclasses import replace
 
 import pytest
 
-from devdb import containers, lifecycle, status
+from devdb import lifecycle, status
+from devdb.containers import engine as containers
 from devdb.settings import docker_engine_host, load_settings
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devdb import images
+from devdb.images import table as images
 from devdb.settings import PROJECT_ROOT
 
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "migrations.yml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devdb.rootfs import renumber_postgres_user
+from devdb.images.rootfs import renumber_postgres_user
 
 
 def rootfs(tmp_path: Path, passwd: str, group: str) -> Path:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from devdb import image_build, images, labels, rootfs
+from devdb import labels
 from devdb.errors import DevDbError
+from devdb.images import build as image_build
+from devdb.images import rootfs
+from devdb.images import table as images
 
 DPKG_STATUS = """\
 Package: postgresql-17

@@ -80,7 +80,7 @@ def test_secret_parameters_are_hidden() -> None:
 def test_a_revision_message_is_one_safe_docstring_line(message: str) -> None:
     import ast
 
-    from devdb.revisions import docstring_line
+    from devdb.schema.revisions import docstring_line
 
     line = docstring_line(message)
     module = ast.parse(f'"""{line}"""\n')

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from devdb import containers, database, doctor, revisions, shell, status, workflow
+from devdb import database, doctor, status, workflow
+from devdb.containers import engine as containers
+from devdb.containers import shell
+from devdb.schema import revisions
 from devdb.settings import PROJECT_ROOT, Settings
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from devdb import lint, lint_rules
 from devdb.errors import DevDbError
-from devdb.images import IMAGES
+from devdb.images.table import IMAGES
+from devdb.lint import rules as lint_rules
+from devdb.lint import run as lint
 from devdb.settings import PROJECT_ROOT, load_settings
 
 CONTEXT = lint.LintContext(

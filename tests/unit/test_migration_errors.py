@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.util import CommandError
 
-from devdb.migrations import command_error
+from devdb.schema.migrations import command_error
 
 
 def test_unknown_revision_points_at_history() -> None:

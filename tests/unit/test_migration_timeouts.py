@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devdb.errors import DevDbError
-from devdb.migrations import alembic_config
+from devdb.schema.migrations import alembic_config
 from devdb.settings import load_settings
 
 

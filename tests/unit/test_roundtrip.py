@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from devdb.errors import DevDbError
-from devdb.roundtrip import RoundTripStep, round_trip, schema_ignoring_extensions
+from devdb.schema.roundtrip import RoundTripStep, round_trip, schema_ignoring_extensions
 
 # The fake database's own history (not the project's revisions, which the
 # migration matrix round-trips for real).

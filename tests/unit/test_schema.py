@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from devdb import checksums, contract, devcontainer, dump, errors
-from devdb import manifest as manifests
-from devdb.checksums import SumEntry
+from devdb import errors
+from devdb.containers import dev as devcontainer
 from devdb.errors import DevDbError
-from devdb.manifest import (
+from devdb.schema import checksums, contract, dump
+from devdb.schema import manifest as manifests
+from devdb.schema.checksums import SumEntry
+from devdb.schema.manifest import (
     CompressionColumn,
     ContinuousAggregate,
     Dimension,

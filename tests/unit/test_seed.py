@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from devdb import market_data, seed
 from devdb.errors import DevDbError
+from devdb.seed import load as seed
+from devdb.seed import market_data
 from devdb.settings import Settings
 
 

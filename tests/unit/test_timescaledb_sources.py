@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from devdb import timescaledb_build
 from devdb.errors import DevDbError
+from devdb.images import timescaledb as timescaledb_build
+from devdb.images.sources import find_archive, read_sha256sums
 from devdb.settings import load_settings
-from devdb.timescaledb_sources import find_archive, read_sha256sums
 
 
 def make_archive(

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from helpers import base_environment, ok, remove_container_and_volume, run_invoke
 
-from devdb.images import reference_image
+from devdb.images.table import reference_image
 from devdb.settings import PROJECT_ROOT
 
 NOT_COPIED = shutil.ignore_patterns(

@@ -6,9 +6,9 @@ import pytest
 from helpers import head_revisions
 from sqlalchemy import text
 
-from devdb import migrations
 from devdb.database import connect
 from devdb.errors import DevDbError
+from devdb.schema import migrations
 
 
 def test_the_licence_is_apache(head_database) -> None:

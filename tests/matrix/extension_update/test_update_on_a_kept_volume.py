@@ -25,9 +25,9 @@ from devdb import (
     status,
 )
 from devdb.database import connect
-from devdb.dump import dump_diff, dump_schema
 from devdb.extension_update import update_extension
-from devdb.image_fetch import ensure_image
+from devdb.images.fetch import ensure_image
+from devdb.schema.dump import dump_diff, dump_schema
 from devdb.settings import Settings
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from devdb import migrations
 from devdb.errors import DevDbError
+from devdb.schema import migrations
 from devdb.settings import PROJECT_ROOT
 
 

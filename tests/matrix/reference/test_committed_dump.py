@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devdb.dump import dump_diff, dump_schema
+from devdb.schema.dump import dump_diff, dump_schema
 
 
 def test_committed_schema_dump_matches_head(head_database) -> None:

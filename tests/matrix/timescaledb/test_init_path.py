@@ -3,8 +3,8 @@ Alembic head's schema, already stamped at head, so upgrading finds nothing to do
 
 from __future__ import annotations
 
-from devdb import migrations, revisions
-from devdb.dump import dump_diff, dump_schema
+from devdb.schema import migrations, revisions
+from devdb.schema.dump import dump_diff, dump_schema
 
 
 def test_init_path_schema_equals_alembic_head(init_path_cell, head_database) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import head_revisions
 
-from devdb import revisions
 from devdb.errors import DevDbError
-from devdb.roundtrip import check_round_trip
+from devdb.schema import revisions
+from devdb.schema.roundtrip import check_round_trip
 from devdb.settings import PROJECT_ROOT
 
 # A self-test revision on top of head with a broken downgrade, two ways: one forgets

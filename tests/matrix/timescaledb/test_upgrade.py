@@ -5,9 +5,9 @@ from __future__ import annotations
 from helpers import SEED_HYPERTABLES, committed_dimensions, committed_hypertables
 from sqlalchemy import text
 
-from devdb import migrations, revisions
 from devdb.database import connect
-from devdb.images import ImageSpec
+from devdb.images.table import ImageSpec
+from devdb.schema import migrations, revisions
 
 
 def test_upgrade_from_empty_to_head_creates_the_committed_hypertables(

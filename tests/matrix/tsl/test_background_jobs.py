@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
+from devdb.containers.throwaway import ThrowawayDatabase, throwaway_database
 from devdb.database import connect
-from devdb.throwaway import ThrowawayDatabase, throwaway_database
 
 # Generous: the scheduler starts each job within a second of its schedule, but a
 # loaded 2-core CI machine is slow to start background workers.

@@ -5,9 +5,10 @@ from __future__ import annotations
 from helpers import head_revisions
 from sqlalchemy import text
 
-from devdb import labels, migrations
-from devdb.containers import exec_in
+from devdb import labels
+from devdb.containers.engine import exec_in
 from devdb.database import connect
+from devdb.schema import migrations
 
 [HEAD] = head_revisions()  # the compression revision sits on it
 

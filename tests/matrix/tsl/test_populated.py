@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from helpers import create_database, first_revision, head_revisions
 
-from devdb import migrations, seed
+from devdb.containers.throwaway import ThrowawayDatabase
 from devdb.database import connect
 from devdb.errors import DevDbError
-from devdb.throwaway import ThrowawayDatabase
+from devdb.schema import migrations
+from devdb.seed import load as seed
 
 # Ids and names no real revision can take.
 FIXTURE_REVISION = "selftest_price_type_on_compressed"

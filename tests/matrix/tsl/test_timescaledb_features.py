@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from helpers import create_database, head_revisions
 
-from devdb import migrations
-from devdb.dump import dump_schema
-from devdb.roundtrip import alembic_session, round_trip
-from devdb.throwaway import ThrowawayDatabase
+from devdb.containers.throwaway import ThrowawayDatabase
+from devdb.schema import migrations
+from devdb.schema.dump import dump_schema
+from devdb.schema.roundtrip import alembic_session, round_trip
 
 FIXTURE_REVISION = "selftest_timescaledb_features"
 FEATURES = '''

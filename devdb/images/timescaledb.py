@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devdb import labels
-from devdb.build_steps import docker_build, link_or_copy, short_hash
 from devdb.console import progress
-from devdb.images import OFFLINE_REPOSITORY, ImageSpec
-from devdb.rootfs import PRUNED_GLOBS, cached_rootfs
+from devdb.images.rootfs import PRUNED_GLOBS, cached_rootfs
+from devdb.images.sources import SourceArchive
+from devdb.images.steps import docker_build, link_or_copy, short_hash
+from devdb.images.table import OFFLINE_REPOSITORY, ImageSpec
 from devdb.settings import PROJECT_ROOT
-from devdb.timescaledb_sources import SourceArchive
 
 if TYPE_CHECKING:
     import docker

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from devdb import labels
 from devdb.errors import DevDbError, first_line
-from devdb.images import ImageSpec
+from devdb.images.table import ImageSpec
 from devdb.settings import docker_engine_host
 
 if TYPE_CHECKING:

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb import migrations
 from devdb.database import connect
-from devdb.dump import dump_diff, dump_schema
 from devdb.errors import DevDbError
-from devdb.revisions import read_revisions
+from devdb.schema import migrations
+from devdb.schema.dump import dump_diff, dump_schema
+from devdb.schema.revisions import read_revisions
 
 if TYPE_CHECKING:
     from docker.models.containers import Container

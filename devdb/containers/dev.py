@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from devdb import containers, labels
+from devdb import labels
 from devdb.console import warn
+from devdb.containers import engine as containers
 from devdb.errors import DevDbError
-from devdb.images import ImageSpec
+from devdb.images.table import ImageSpec
 
 if TYPE_CHECKING:
     import docker

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb.build_steps import quietly, run_streaming, short_hash
 from devdb.console import progress
 from devdb.errors import DevDbError, first_line
+from devdb.images.steps import quietly, run_streaming, short_hash
 
 if TYPE_CHECKING:
     pass

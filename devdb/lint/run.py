@@ -1,7 +1,7 @@
 """`db.lint`: the revisions' SQL checked before any database runs it.
 
 Each revision's SQL comes from Alembic's offline mode (``alembic upgrade A:B
---sql``, as ``devdb.init_sql.offline_sql`` gets it), so what is checked is what
+--sql``, as ``devdb.schema.init_sql.offline_sql`` gets it), so what is checked is what
 would run, and the transaction state is visible in it: Alembic writes ``BEGIN;``
 and ``COMMIT;`` around each revision, and ``COMMIT;`` ... ``BEGIN;`` around an
 ``autocommit_block()``. Two checkers read that SQL:
@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING
 from devdb.console import note
 from devdb.errors import DevDbError
 from devdb.files import shown
-from devdb.init_sql import offline_sql
-from devdb.revisions import is_released, read_revisions
+from devdb.schema.init_sql import offline_sql
+from devdb.schema.revisions import is_released, read_revisions
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
 
-from devdb.lint_rules import (
+from devdb.lint.rules import (
     HYPERTABLE_INDEX_FIX,
     HYPERTABLE_INDEX_WHY,
     ROBUST_STATEMENT_FIX,
@@ -53,7 +53,7 @@ from devdb.lint_rules import (
     indexed_table,
     rule_findings,
 )
-from devdb.sql_statements import Statement, annotate
+from devdb.lint.statements import Statement, annotate
 
 # --- from statements back to the revision file ---------------------------------------
 

@@ -28,15 +28,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from devdb.console import note
-from devdb.copy_load import ChunkReader, QueueReader, copy_rows, indexes_set_aside
 from devdb.database import connect, quote_identifier
 from devdb.errors import DevDbError
 from devdb.safety import confirm_destructive, refuse_non_local
+from devdb.seed.copy_load import ChunkReader, QueueReader, copy_rows, indexes_set_aside
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
 
-from devdb.market_data import (
+from devdb.seed.market_data import (
     CLOSE_MINUTE,
     OPEN_MINUTE,
     SEED_COLUMNS,
@@ -90,7 +90,7 @@ def check_tables(cursor: Any) -> dict[str, tuple[str, ...]]:
             raise DevDbError(
                 f"{table} has no column {', '.join(gone)}; the seed generator "
                 "writes it (a revision renamed or dropped it?)",
-                f"teach devdb/seed.py the new shape of {table} (SEED_COLUMNS and "
+                f"teach devdb/seed/load.py the new shape of {table} (SEED_COLUMNS and "
                 "its row format)",
             )
         unfillable = sorted(
@@ -102,7 +102,7 @@ def check_tables(cursor: Any) -> dict[str, tuple[str, ...]]:
             raise DevDbError(
                 f"{table} has NOT NULL column(s) without a default that the seed "
                 f"does not know: {', '.join(unfillable)}",
-                f"give them a default in the revision, or teach devdb/seed.py to "
+                f"give them a default in the revision, or teach devdb/seed/load.py to "
                 f"fill them ({table})",
             )
     return dict(SEED_COLUMNS)

@@ -1,11 +1,11 @@
 """The TimescaleDB rules of `db.lint`: what squawk cannot know about a revision's SQL.
 
 Statements come from Alembic's offline SQL with their transaction state
-(devdb.sql_statements: inside a revision's transaction, or in an
+(devdb.lint.statements: inside a revision's transaction, or in an
 ``autocommit_block()``), and are checked
 against what was measured on TimescaleDB 2.19.3 (the transaction-block errors,
 CONCURRENTLY on hypertables, DDL without a lock_timeout) and against the image
-table (Apache-only rows, the oldest TimescaleDB). devdb.lint runs them with squawk.
+table (Apache-only rows, the oldest TimescaleDB). devdb.lint.run runs them with squawk.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb.images import IMAGES, ImageSpec
-from devdb.sql_statements import Statement
+from devdb.images.table import IMAGES, ImageSpec
+from devdb.lint.statements import Statement
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -209,7 +209,7 @@ def rule_findings(
                 "TimescaleDB (Debian's packages do), where this fails with 0A000",
                 "run the step only where current_setting('timescaledb.license') = "
                 "'timescale' (a DO block), keep the revision to Apache features, or "
-                "record the rows' licence in devdb/images.py (licence='timescale')",
+                "record the rows' licence in devdb/images/table.py (licence='timescale')",
             )
         )
     if context.oldest_timescaledb is not None:
@@ -223,7 +223,7 @@ def rule_findings(
                         f"image table's oldest is {oldest} ({context.oldest_row})",
                         "use the older form (create_hypertable(), "
                         "ALTER TABLE ... SET (timescaledb.*)), or drop that row "
-                        "from devdb/images.py",
+                        "from devdb/images/table.py",
                     )
                 )
                 break

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from devdb.database import connect
 from devdb.errors import DevDbError
-from devdb.revisions import database_revisions, script_directory
+from devdb.schema.revisions import database_revisions, script_directory
 
 if TYPE_CHECKING:
     from alembic.config import Config

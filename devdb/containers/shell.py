@@ -7,7 +7,7 @@ import shutil
 import sys
 from typing import TYPE_CHECKING
 
-from devdb.devcontainer import existing_dev_container
+from devdb.containers.dev import existing_dev_container
 from devdb.errors import DevDbError
 
 if TYPE_CHECKING:

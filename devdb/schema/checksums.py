@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from devdb.errors import DevDbError, Problem
 from devdb.files import shown, write_if_changed
-from devdb.revisions import read_revisions
+from devdb.schema.revisions import read_revisions
 
 SUM_HEADER = (
     "# sha256 of each Alembic revision file (line endings normalised), one revision\n"
@@ -134,7 +134,7 @@ def checksum_problems(
     """Released revisions that changed or vanished, and revisions not yet listed.
 
     ``released(path)`` tells a released revision file from one still being written
-    (see devdb.revisions.is_released): the way forward differs.
+    (see devdb.schema.revisions.is_released): the way forward differs.
     """
     now = {entry.revision: entry for entry in current}
     listed_in = shown(sum_file)

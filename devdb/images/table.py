@@ -2,7 +2,7 @@
 
 Standard library only: nox imports this module from the checkout to build its
 matrix, before any virtualenv exists. Getting an image lives in
-``devdb.image_fetch`` (pull, or build offline) and ``devdb.image_build`` (the
+``devdb.images.fetch`` (pull, or build offline) and ``devdb.images.build`` (the
 offline build itself).
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from devdb.containers import last_log_lines
+from devdb.containers.engine import last_log_lines
 from devdb.errors import DevDbError
 
 if TYPE_CHECKING:

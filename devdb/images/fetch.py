@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from devdb.console import note, progress
 from devdb.errors import DevDbError, first_line
-from devdb.image_build import build_offline
-from devdb.images import ImageSpec
+from devdb.images.build import build_offline
+from devdb.images.table import ImageSpec
 
 if TYPE_CHECKING:
     import docker

@@ -7,7 +7,7 @@ repeat the SQL under them), and so do `\\restrict` keys (random since 17.6), ses
 SETs, the extension's comment (it names the build's licence, which differs between
 the official and the offline Apache builds), and TimescaleDB's internal
 insert-blocker triggers (gone in newer versions). A schema-only dump does not say
-which tables are hypertables, so ``devdb.manifest`` appends what it cannot record.
+which tables are hypertables, so ``devdb.schema.manifest`` appends what it cannot record.
 ``db/schema.sql`` holds the dump at head, committed.
 """
 
@@ -17,10 +17,10 @@ import difflib
 import re
 from typing import TYPE_CHECKING
 
-from devdb.containers import exec_in
+from devdb.containers.engine import exec_in
 from devdb.database import connect
 from devdb.errors import DevDbError
-from devdb.manifest import format_manifest, read_manifest
+from devdb.schema.manifest import format_manifest, read_manifest
 
 if TYPE_CHECKING:
     from docker.models.containers import Container

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from devdb import containers, readiness
-from devdb.image_fetch import ensure_image
-from devdb.images import ImageSpec
+from devdb.containers import engine as containers
+from devdb.containers import readiness
+from devdb.images.fetch import ensure_image
+from devdb.images.table import ImageSpec
 from devdb.settings import Settings, load_settings
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from devdb.revisions import database_revisions
+from devdb.schema.revisions import database_revisions
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -2,7 +2,7 @@
 
 Everything comes from one ``random.Random(seed)`` and a fixed calendar (no wall
 clock), so the same profile, seed and symbol count give the same rows on every
-machine. See devdb.seed for the market it models and how the rows are loaded.
+machine. See devdb.seed.load for the market it models and how the rows are loaded.
 """
 
 from __future__ import annotations

@@ -16,23 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devdb import labels
-from devdb.build_steps import docker_build, link_or_copy
 from devdb.console import progress
-from devdb.images import ImageSpec
-from devdb.rootfs import (
+from devdb.images.rootfs import (
     PRUNED_GLOBS,
     RUNTIME_PACKAGES,
     cached_rootfs,
     require_build_tools,
     upstream_version,
 )
-from devdb.settings import Settings, load_settings
-from devdb.timescaledb_build import (
+from devdb.images.sources import find_archive
+from devdb.images.steps import docker_build, link_or_copy
+from devdb.images.table import ImageSpec
+from devdb.images.timescaledb import (
     IMAGE_CONTEXT_DIR,
     compiled_timescaledb,
     merge_layers,
 )
-from devdb.timescaledb_sources import find_archive
+from devdb.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     import docker

@@ -12,18 +12,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb import migrations
-from devdb.checksums import checksum_problems, current_entries, read_sum
 from devdb.console import note
+from devdb.containers.throwaway import throwaway_database
 from devdb.database import connect, quote_identifier
-from devdb.dump import dump_diff, dump_schema
 from devdb.errors import DevDbError, Problem
 from devdb.files import shown
-from devdb.images import ImageSpec, reference_image
-from devdb.init_sql import init_sql_problems
-from devdb.revisions import is_released, read_revisions, unreleased_revisions
-from devdb.roundtrip import alembic_session, linear_history, round_trip
-from devdb.throwaway import throwaway_database
+from devdb.images.table import ImageSpec, reference_image
+from devdb.schema import migrations
+from devdb.schema.checksums import checksum_problems, current_entries, read_sum
+from devdb.schema.dump import dump_diff, dump_schema
+from devdb.schema.init_sql import init_sql_problems
+from devdb.schema.revisions import is_released, read_revisions, unreleased_revisions
+from devdb.schema.roundtrip import alembic_session, linear_history, round_trip
 
 if TYPE_CHECKING:
     import docker
@@ -93,7 +93,7 @@ def schema_at_head(
     """The dump of an empty throwaway database of ``spec`` upgraded to ``revision``.
 
     With ``round_trip_revisions`` = N, the newest N revisions also round-trip in a
-    second database of the same container (see devdb.roundtrip): a downgrade that
+    second database of the same container (see devdb.schema.roundtrip): a downgrade that
     leaves an index behind is caught in seconds, not only by the matrix.
     """
     with throwaway_database(spec, client=client, settings=settings) as database:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from devdb.errors import DevDbError, Problem
 from devdb.files import shown, write_if_changed
-from devdb.migrations import alembic_config, command_error
-from devdb.revisions import read_revisions
+from devdb.schema.migrations import alembic_config, command_error
+from devdb.schema.revisions import read_revisions
 
 if TYPE_CHECKING:
     from devdb.settings import Settings

@@ -1,0 +1,3 @@
+"""The containers: Docker SDK calls, the dev container, throwaway containers, and
+waiting until a server really answers.
+"""

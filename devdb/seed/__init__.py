@@ -1,0 +1,1 @@
+"""The seed data: deterministic synthetic market data, loaded with COPY."""
