@@ -23,10 +23,6 @@ change, so their findings could only be fixed by a new revision.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,13 +42,13 @@ from devdb.lint.rules import (
     HYPERTABLE_INDEX_FIX,
     HYPERTABLE_INDEX_WHY,
     ROBUST_STATEMENT_FIX,
-    SQUAWK_EXCLUDED,
     Finding,
     LintContext,
     default_context,
     indexed_table,
     rule_findings,
 )
+from devdb.lint.squawk import run_squawk
 from devdb.lint.statements import Statement, annotate
 
 # --- from statements back to the revision file ---------------------------------------
@@ -78,46 +74,6 @@ class LineFinder:
                         self.cursor = number + 1
                         return number + 1
         return None
-
-
-# --- squawk --------------------------------------------------------------------------
-
-
-def squawk_binary() -> str:
-    found = shutil.which("squawk")
-    if found is None:
-        # The venv's bin directory is not always on PATH (`.venv/bin/invoke ...`).
-        candidate = Path(sys.executable).parent / "squawk"
-        if candidate.is_file():
-            return str(candidate)
-        raise DevDbError(
-            "squawk is not installed, and db.lint runs it",
-            "install the toolkit's requirements: .venv/bin/pip install -r requirements.txt",
-        )
-    return found
-
-
-def run_squawk(sql_files: list[Path]) -> list[dict[str, object]]:
-    """squawk's findings over the files (its JSON reporter), or a DevDbError."""
-    if not sql_files:
-        return []
-    command = [
-        squawk_binary(),
-        "--reporter",
-        "json",
-        f"--exclude={','.join(SQUAWK_EXCLUDED)}",
-        *map(str, sql_files),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    try:
-        parsed = json.loads(completed.stdout or "[]")
-    except json.JSONDecodeError:
-        reason = (completed.stderr or completed.stdout).strip().splitlines()
-        raise DevDbError(
-            f"squawk failed: {reason[0] if reason else f'exit {completed.returncode}'}",
-            "run it by hand on the revision's SQL (`invoke db.upgrade --sql`) to see why",
-        ) from None
-    return [item for item in parsed if isinstance(item, dict)]
 
 
 # --- putting it together -------------------------------------------------------------

@@ -137,7 +137,9 @@ def test_every_wing_has_a_rule_and_a_docstring_saying_its_concern():
     wings = sorted(path.parent.name for path in LIBRARY.glob("*/__init__.py"))
     assert wings == sorted(HOUSE_RULES)
     for wing in wings:
-        docstring = ast.get_docstring(ast.parse((LIBRARY / wing / "__init__.py").read_text()))
+        docstring = ast.get_docstring(
+            ast.parse((LIBRARY / wing / "__init__.py").read_text())
+        )
         assert docstring, f"devdb/{wing}/__init__.py says nothing of its concern"
 
 
@@ -198,7 +200,9 @@ def test_a_circle_between_wings_is_named_even_when_no_module_circles():
 # --- the front end stays light ----------------------------------------------------
 
 
-@pytest.mark.parametrize("heavy", ["sqlalchemy", "alembic", "docker", "psycopg2", "rich"])
+@pytest.mark.parametrize(
+    "heavy", ["sqlalchemy", "alembic", "docker", "psycopg2", "rich"]
+)
 def test_invoke_list_imports_nothing_heavy(heavy: str):
     """`invoke --list` loads the task collection only: the library waits for a task."""
     probe = subprocess.run(
