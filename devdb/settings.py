@@ -27,6 +27,9 @@ from urllib.parse import quote
 from devdb.database_url import SECRET_PARAMETERS, parse_database_url
 from devdb.errors import DevDbError
 
+# Upstream's tag archives: `<url>/<version>.tar.gz` is `git archive` of the tag.
+TIMESCALEDB_RELEASES_URL = "https://github.com/timescale/timescaledb/archive/refs/tags"
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
@@ -64,10 +67,11 @@ class Settings:
     # A revision whose file is on this git branch is released: it must never
     # change or be backed out. The others are still the author's to edit.
     release_branch: str = "main"
-    # Where TimescaleDB source archives (with tsl/) come from for the full builds: a
-    # folder (relative to the project root) or upstream's tag archive URL; see
-    # devdb/images/sources.py. Empty: rows built from source cannot be built.
-    timescaledb_sources: str = ""
+    # Where TimescaleDB source archives (with tsl/) come from for the full builds:
+    # upstream's release archives (downloaded over https and checked against the
+    # digests pinned in devdb/images/sources.py), or a folder of archives (relative
+    # to the project root) for machines that cannot reach GitHub.
+    timescaledb_sources: str = TIMESCALEDB_RELEASES_URL
     # Where builds keep root filesystems and compiled TimescaleDB; empty: the
     # git-ignored .cache/devdb of the checkout (another folder times a cold build).
     build_cache: str = ""

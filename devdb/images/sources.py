@@ -6,14 +6,18 @@ compiled from upstream's source, because Debian strips ``tsl/`` from its package
 
 - a folder holding ``timescaledb-<version>.tar.xz`` (what machines without internet
   get, e.g. ``../shared/vendor/timescaledb``), or upstream's ``<version>.tar.gz``;
-- upstream's tag archive URL, ``https://github.com/timescale/timescaledb/archive/refs/tags``,
-  for machines with internet: downloaded once into the project cache.
+- upstream's tag archive URL, ``https://github.com/timescale/timescaledb/archive/refs/tags``
+  (the default, so a machine with internet needs no setting): downloaded once into
+  the project cache, over ``https://`` only.
 
 Before an archive is used its version is checked three ways: the folder's
 ``SHA256SUMS`` (when there is one), the archive's top folder
 ``timescaledb-<version>/`` and the ``version = <version>`` line of its
 ``version.config``; and it must contain ``tsl/``, or the build would be the Apache-only
-one this is meant to replace.
+one this is meant to replace. A download has no SHA256SUMS beside it, and GitHub's
+gzip bytes are not ours to pin, so it is checked against ``PINNED_CONTENT``: a digest
+of every file's path and content, the same for the ``.tar.gz`` upstream serves and
+the ``.tar.xz`` of the same tag (both are ``git archive`` of one commit).
 """
 
 from __future__ import annotations
@@ -27,8 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devdb.errors import DevDbError
+from devdb.settings import TIMESCALEDB_RELEASES_URL as UPSTREAM_TAGS_URL
 
-UPSTREAM_TAGS_URL = "https://github.com/timescale/timescaledb/archive/refs/tags"
+# content_digest() of each release the image table builds, taken from the tag's
+# `git archive` (commit in the comment). A new version gets its line here, or is
+# built from a folder whose SHA256SUMS lists it.
+PINNED_CONTENT = {
+    # 2.19.3, commit 95861e123bd439ed3c04dc5eeb86fef841bdf93b
+    "2.19.3": "fbfc7bc3f558bcbd98a5470a4dbc03de51b6df13604be500a408a1d35e58c8f6",
+    # 2.29.2, commit 165b77b9670b8f13103f9d3da733559d27ca4293
+    "2.29.2": "c30952299bdb32bdc320e69e116ad96384641178c5392817b86693bb4d4a309b",
+}
 SETTING_TIP = (
     "set DEVDB_TIMESCALEDB_SOURCES (or timescaledb_sources in devdb.local.toml) to a "
     "folder holding timescaledb-<version>.tar.xz (on these machines: "
@@ -70,11 +83,15 @@ def read_sha256sums(text: str) -> dict[str, str]:
     return sums
 
 
-def check_archive_contents(path: Path, version: str) -> None:
-    """The archive's top folder, version.config and tsl/ must say ``version``."""
+def check_archive_contents(path: Path, version: str) -> str:
+    """The archive's top folder, version.config and tsl/ must say ``version``.
+
+    Returns the archive's content digest (see ``content_digest``).
+    """
     top = f"timescaledb-{version}"
     declared: str | None = None
     has_tsl = False
+    entries: list[tuple[str, str]] = []
     try:
         with tarfile.open(path, "r:*") as archive:
             for member in archive:
@@ -87,10 +104,16 @@ def check_archive_contents(path: Path, version: str) -> None:
                         f"{UPSTREAM_TAGS_URL}/{version}.tar.gz",
                     )
                 has_tsl = has_tsl or name.startswith(f"{top}/tsl/src/")
-                if name == f"{top}/version.config" and member.isfile():
-                    extracted = archive.extractfile(member)
-                    assert extracted is not None
-                    declared = version_config_version(extracted.read().decode())
+                if member.issym():
+                    entries.append((name, f"-> {member.linkname}"))
+                if not member.isfile():
+                    continue
+                extracted = archive.extractfile(member)
+                assert extracted is not None
+                data = extracted.read()
+                entries.append((name, hashlib.sha256(data).hexdigest()))
+                if name == f"{top}/version.config":
+                    declared = version_config_version(data.decode())
     except (tarfile.TarError, EOFError, OSError) as error:
         raise DevDbError(
             f"{path} is not a readable tar archive: {error}",
@@ -108,6 +131,15 @@ def check_archive_contents(path: Path, version: str) -> None:
             "build the full TimescaleDB",
             f"use upstream's release archive: {UPSTREAM_TAGS_URL}/{version}.tar.gz",
         )
+    return content_digest(entries)
+
+
+def content_digest(entries: list[tuple[str, str]]) -> str:
+    """One SHA-256 over (path, file SHA-256) pairs: the tree, whatever compressed it."""
+    digest = hashlib.sha256()
+    for name, file_digest in sorted(entries):
+        digest.update(f"{name}\0{file_digest}\n".encode())
+    return digest.hexdigest()
 
 
 def version_config_version(text: str) -> str | None:
@@ -131,7 +163,22 @@ def find_archive(sources: str, version: str, *, download_dir: Path) -> SourceArc
             "and the timescaledb_sources setting is empty",
             SETTING_TIP,
         )
-    if sources.startswith(("https://", "http://")):
+    downloaded = "://" in sources
+    if downloaded:
+        if not sources.startswith("https://"):
+            raise DevDbError(
+                f"timescaledb_sources must be an https:// URL or a folder, not "
+                f"{sources.split('://', 1)[0]}://: anyone on the path could swap the archive",
+                f"use {UPSTREAM_TAGS_URL}, or a folder of archives with a SHA256SUMS",
+            )
+        if version not in PINNED_CONTENT:
+            raise DevDbError(
+                f"TimescaleDB {version} has no pinned digest, so a download of it "
+                "could not be checked",
+                "put its archive in a folder with a SHA256SUMS line and point "
+                "DEVDB_TIMESCALEDB_SOURCES there, or pin it in PINNED_CONTENT "
+                "(devdb/images/sources.py)",
+            )
         path = download(sources.rstrip("/"), version, download_dir)
         folder_sums: dict[str, str] = {}
     else:
@@ -168,7 +215,15 @@ def find_archive(sources: str, version: str, *, download_dir: Path) -> SourceArc
             f"expected {expected[:12]}...)",
             "the archive is damaged or replaced: copy it again from its source",
         )
-    check_archive_contents(path, version)
+    contents = check_archive_contents(path, version)
+    if downloaded and contents != PINNED_CONTENT[version]:
+        path.unlink(missing_ok=True)  # never reused from the cache
+        raise DevDbError(
+            f"the download of TimescaleDB {version} is not the release's tree "
+            f"(content digest {contents[:12]}..., pinned {PINNED_CONTENT[version][:12]}...)",
+            "download again later; if it persists, use a folder of archives checked "
+            "against its SHA256SUMS",
+        )
     return SourceArchive(version, path, checksum)
 
 

@@ -42,3 +42,29 @@ def test_building_without_the_archive_explains_itself(
     assert lines[1].startswith("TIP: ")
     assert "Traceback" not in output
     assert not docker_client.images.list(name=repository), "never an Apache fallback"
+
+
+def test_the_pinned_digests_are_the_archives_the_images_build_from(
+    tmp_path: Path,
+) -> None:
+    """A download is checked against PINNED_CONTENT; the pins must be the releases.
+
+    Whatever the sources setting is here (a folder with SHA256SUMS, or upstream's
+    URL), the archive found for each pinned version has exactly the pinned tree.
+    """
+    from devdb.images.sources import (
+        PINNED_CONTENT,
+        check_archive_contents,
+        find_archive,
+    )
+    from devdb.images.table import IMAGES
+    from devdb.settings import load_settings
+
+    settings = load_settings()
+    built = {version for spec in IMAGES for version in spec.source_versions}
+    assert built <= set(PINNED_CONTENT), "every version the table builds is pinned"
+    for version, pinned in PINNED_CONTENT.items():
+        archive = find_archive(
+            settings.timescaledb_sources_location(), version, download_dir=tmp_path
+        )
+        assert check_archive_contents(archive.path, version) == pinned, version

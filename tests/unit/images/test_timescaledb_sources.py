@@ -11,7 +11,14 @@ import pytest
 
 from devdb.errors import DevDbError
 from devdb.images import timescaledb as timescaledb_build
-from devdb.images.sources import find_archive, read_sha256sums
+from devdb.images.sources import (
+    PINNED_CONTENT,
+    UPSTREAM_TAGS_URL,
+    check_archive_contents,
+    content_digest,
+    find_archive,
+    read_sha256sums,
+)
 from devdb.settings import load_settings
 
 
@@ -208,3 +215,84 @@ def test_the_build_cache_defaults_to_the_checkout(tmp_path: Path) -> None:
     )
     elsewhere = load_settings({"DEVDB_BUILD_CACHE": str(tmp_path / "c")})
     assert elsewhere.cache_dir == (tmp_path / "c").resolve()
+
+
+# --- upstream's release archives, the default ------------------------------------
+
+
+def test_the_default_is_upstreams_release_archives(tmp_path: Path) -> None:
+    settings = load_settings({}, project_root=tmp_path)
+    assert settings.timescaledb_sources_location() == UPSTREAM_TAGS_URL
+    assert UPSTREAM_TAGS_URL.startswith("https://")
+
+
+def test_a_plain_http_source_is_refused_before_any_download(tmp_path: Path) -> None:
+    with pytest.raises(DevDbError) as raised:
+        find_archive(
+            "http://github.com/timescale/timescaledb/archive/refs/tags",
+            "2.19.3",
+            download_dir=tmp_path / "dl",
+        )
+    assert "https://" in raised.value.message
+    assert not (tmp_path / "dl").exists()
+
+
+def test_a_download_of_a_version_without_a_pinned_digest_is_refused(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(DevDbError) as raised:
+        find_archive(UPSTREAM_TAGS_URL, "2.99.0", download_dir=tmp_path / "dl")
+    assert "no pinned digest" in raised.value.message
+    assert "SHA256SUMS" in raised.value.tip
+
+
+def serve_download(monkeypatch: pytest.MonkeyPatch, archive: Path) -> None:
+    """Stand in for GitHub: 'download' hands back ``archive`` as fetched."""
+
+    def fetched(base_url: str, version: str, download_dir: Path) -> Path:
+        download_dir.mkdir(parents=True, exist_ok=True)
+        target = download_dir / f"{version}.tar.gz"
+        target.write_bytes(archive.read_bytes())
+        return target
+
+    monkeypatch.setattr("devdb.images.sources.download", fetched)
+
+
+def test_a_download_whose_tree_differs_from_the_pin_is_refused_and_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Right name, right version.config, tsl/ present: only the pinned digest can tell.
+    forged = make_archive(
+        tmp_path, "forged.tar.gz", top="timescaledb-2.19.3", version="2.19.3"
+    )
+    serve_download(monkeypatch, forged)
+    with pytest.raises(DevDbError) as raised:
+        find_archive(UPSTREAM_TAGS_URL, "2.19.3", download_dir=tmp_path / "dl")
+    assert "not the release's tree" in raised.value.message
+    assert not (tmp_path / "dl" / "2.19.3.tar.gz").exists(), "never reused"
+
+
+def test_a_download_matching_its_pin_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = make_archive(
+        tmp_path, "real.tar.gz", top="timescaledb-2.19.3", version="2.19.3"
+    )
+    with tarfile.open(archive) as opened:
+        entries = [
+            (m.name, hashlib.sha256(opened.extractfile(m).read()).hexdigest())  # type: ignore[union-attr]
+            for m in opened
+            if m.isfile()
+        ]
+    monkeypatch.setitem(PINNED_CONTENT, "2.19.3", content_digest(entries))
+    serve_download(monkeypatch, archive)
+    found = find_archive(UPSTREAM_TAGS_URL, "2.19.3", download_dir=tmp_path / "dl")
+    assert found.path == tmp_path / "dl" / "2.19.3.tar.gz"
+
+
+def test_the_digest_ignores_how_the_tree_was_packed(tmp_path: Path) -> None:
+    as_xz = make_archive(tmp_path, "a.tar.xz", top="timescaledb-1.0.0", version="1.0.0")
+    as_gz = make_archive(tmp_path, "a.tar.gz", top="timescaledb-1.0.0", version="1.0.0")
+    assert as_xz.read_bytes() != as_gz.read_bytes()
+    digests = {check_archive_contents(path, "1.0.0") for path in (as_xz, as_gz)}
+    assert len(digests) == 1
