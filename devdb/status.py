@@ -9,8 +9,9 @@ from devdb import labels
 from devdb.containers import engine as containers
 from devdb.containers.dev import dev_container
 from devdb.database import connect
-from devdb.errors import DevDbError
+from devdb.errors import DevDbError, Problem
 from devdb.schema import migrations, revisions
+from devdb.schema.collisions import collision_problems, read_revision_files
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -35,10 +36,13 @@ class Status:
     hypertables: list[str] = field(default_factory=list)
     head: tuple[str, ...] = ()
     extension_behind: str = ""  # the server's default TimescaleDB, when newer
+    # Revision files that collide (one id twice, several heads, a missing parent):
+    # nothing else about revisions can be told until they are fixed.
+    collisions: list[Problem] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
-        found: list[str] = []
+        found: list[str] = [problem.message for problem in self.collisions]
         if not self.reachable:
             found.append(f"the database does not answer: {self.unreachable_reason}")
             return found
@@ -47,13 +51,6 @@ class Status:
                 "the database is at revision "
                 + ", ".join(self.unknown_revisions)
                 + ", which no migration file here knows"
-            )
-        if len(self.head) > 1:
-            # Two heads mean two lines of migrations nobody merged: `db.upgrade`
-            # would apply both in some order, so a check must not pass.
-            found.append(
-                f"the revision files have {len(self.head)} heads "
-                f"({', '.join(self.head)}); merge them"
             )
         unapplied = sorted(set(self.head) - set(self.current))
         if unapplied and not self.pending:
@@ -98,7 +95,12 @@ def status(settings: Settings) -> Status:
                 target = settings.with_port(port)
                 report.port = f"{settings.engine_address}:{port}"
             report.url = target.safe_url()
-    report.head = tuple(revisions.heads(settings.script_location))
+    collisions = collision_problems(
+        read_revision_files(settings.script_location / "versions")
+    )
+    report.collisions = collisions
+    if not collisions:
+        report.head = tuple(revisions.heads(settings.script_location))
     if not settings.exact_target and report.container_state != "running":
         report.unreachable_reason = f"the dev container is {report.container_state}"
         return report
@@ -150,6 +152,8 @@ def fill_from_server(settings: Settings, report: Status) -> None:
             report.timescaledb_version = "not available on this server"
         connection.commit()
         report.current = revisions.database_revisions(connection)
+    if report.collisions:
+        return  # which file is "the" revision 002 cannot be told
     known = {info.revision for info in revisions.history(settings.script_location)}
     report.unknown_revisions = tuple(r for r in report.current if r not in known)
     if not report.unknown_revisions:

@@ -32,6 +32,12 @@ def reports_errors(function: F) -> F:
                     message=r"Revision \S+ referenced from",
                     category=UserWarning,
                 )
+                # ... and about two files with one id; the ERROR names both files.
+                warnings.filterwarnings(
+                    "ignore",
+                    message=r"Revision \S+ is present more than once",
+                    category=UserWarning,
+                )
                 return function(*args, **kwargs)
         except DevDbError as error:
             raise Exit(error.render(), code=1) from None

@@ -118,13 +118,16 @@ def reset(
 @reports_errors
 def status(c: Context, check: bool = False) -> None:
     """Show container, versions, current and pending revisions, hypertables."""
+    from devdb.errors import DevDbError
     from devdb.status import status as read_status
 
     report = read_status(settings())
     print_status(report)
+    if report.collisions:
+        # Colliding revision files are never a state to report and carry on from.
+        first = report.collisions[0]
+        raise DevDbError(first.message, first.tip)
     if check and report.problems:
-        from devdb.errors import DevDbError
-
         raise DevDbError(
             "; ".join(report.problems),
             "`invoke db.up` starts and upgrades the dev database; "

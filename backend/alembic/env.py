@@ -118,8 +118,29 @@ def refuse_unencoded_at(url: str) -> None:
         )
 
 
+def refuse_colliding_revisions() -> None:
+    """Stop before anything runs when revision files collide (the toolkit checks).
+
+    Alembic alone would only warn about two files with one id and use one of them.
+    Without the toolkit installed (the backend deployed on its own) there is no
+    check: its release branch never holds colliding files (`invoke db.check`).
+    """
+    try:
+        from pathlib import Path
+
+        from devdb.errors import DevDbError
+        from devdb.schema.collisions import check_revision_files
+    except ImportError:
+        return
+    try:
+        check_revision_files(Path(context.script.dir) / "versions")
+    except DevDbError as error:
+        raise CommandError(f"{error.message}\nTIP: {error.tip}") from None
+
+
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of executing."""
+    refuse_colliding_revisions()
     url = database_url()
     context.configure(
         url=url,
@@ -320,6 +341,7 @@ def run_migrations_with(connection: Connection) -> None:
 
 def run_migrations_online() -> None:
     """Run migrations against live database."""
+    refuse_colliding_revisions()
     handed_in = config.attributes.get("connection")
     if handed_in is not None:
         from sqlalchemy.engine import Engine

@@ -20,9 +20,11 @@ from devdb.files import shown
 from devdb.images.table import ImageSpec, reference_image
 from devdb.schema import migrations
 from devdb.schema.checksums import checksum_problems, current_entries, read_sum
+from devdb.schema.collisions import collision_problems, read_revision_files
 from devdb.schema.dump import dump_diff, dump_schema
 from devdb.schema.init_sql import init_sql_problems
-from devdb.schema.revisions import is_released, read_revisions, unreleased_revisions
+from devdb.schema.released import release_problems
+from devdb.schema.revisions import is_released, unreleased_revisions
 from devdb.schema.roundtrip import alembic_session, linear_history, round_trip
 
 if TYPE_CHECKING:
@@ -64,17 +66,8 @@ class ContractReport:
 
 
 def head_problems(script_location: Path) -> list[Problem]:
-    heads = read_revisions(script_location)[1]
-    if len(heads) <= 1:
-        return []
-    return [
-        Problem(
-            f"the migrations have {len(heads)} heads ({', '.join(heads)}); "
-            "there must be exactly one",
-            "merge them: `alembic merge -m 'merge heads' heads` (in backend/), or "
-            "rebase one revision's down_revision onto the other",
-        )
-    ]
+    """Revision files that collide: one id twice, several heads, a missing parent."""
+    return collision_problems(read_revision_files(script_location / "versions"))
 
 
 class MigrationFailed(DevDbError):
@@ -146,15 +139,25 @@ def check_contract(
     sum_file: Path,
     spec: ImageSpec | None = None,
     client: docker.DockerClient | None = None,
+    against: str | None = None,
 ) -> ContractReport:
     """Every way the migrations and the committed contract disagree, at once.
 
-    Needs Docker for the schema comparison; the checksum and head checks need none,
-    and the schema is not compared while there is more than one head (there is no
-    single head to upgrade to).
+    Needs Docker for the schema comparison; the checksum and head checks need none.
+    While revision files collide nothing else is checked: checksums and schema
+    would only repeat the collision in other words, and there is no single head to
+    upgrade to. ``against`` names the branch whose head the unreleased revisions
+    must sit on (default: the release branch and its upstream).
     """
     spec = spec or reference_image()
-    heads = head_problems(script_location)
+    versions_dir = script_location / "versions"
+    files = read_revision_files(versions_dir)
+    collisions = collision_problems(files)
+    if collisions:
+        return ContractReport(spec.id, tuple(collisions))
+    placement = release_problems(
+        files, settings.project_root, against or settings.release_branch, versions_dir
+    )
     # The revisions still being written get the round trip here; released ones
     # had theirs when they were written, and the matrix repeats them all.
     newest = max(
@@ -165,7 +168,7 @@ def check_contract(
             )
         ),
     )
-    problems = heads + checksum_problems(
+    problems = placement + checksum_problems(
         read_sum(sum_file),
         current_entries(script_location),
         sum_file=sum_file,
@@ -174,9 +177,6 @@ def check_contract(
             path, settings.project_root, settings.release_branch
         ),
     )
-    if heads:
-        return ContractReport(spec.id, tuple(problems))
-
     committed_name = shown(schema_file)
     note(f"Upgrading a throwaway {spec.id} database to head, then dumping it")
     try:
@@ -199,7 +199,7 @@ def check_contract(
     problems += init_sql_problems(settings)
     if round_trip_problem is not None:
         # A downgrade that does not undo its upgrade is the finding to fix first.
-        problems.insert(len(heads), round_trip_problem)
+        problems.insert(len(placement), round_trip_problem)
     committed = schema_file.read_text(encoding="utf-8")
     diff = ""
     if committed != produced:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devdb.database import connect
 from devdb.errors import DevDbError
+from devdb.schema.collisions import check_revision_files
 from devdb.schema.revisions import database_revisions, script_directory
 
 if TYPE_CHECKING:
@@ -115,6 +117,9 @@ def run_command(
     from alembic.util import CommandError
     from sqlalchemy.exc import DBAPIError
 
+    # Nothing is applied while revision files collide: Alembic would pick one of
+    # two files with the same id, or stop on two heads in its own words.
+    check_revision_files(Path(script_location or settings.script_location) / "versions")
     config = alembic_config(settings, script_location)
     show_alembic_progress()
     stepped: list[str] = []
@@ -265,6 +270,7 @@ def upgrade_sql(settings: Settings, revision: str = "head") -> None:
     from alembic import command
     from alembic.util import CommandError
 
+    check_revision_files(settings.script_location / "versions")
     try:
         command.upgrade(alembic_config(settings), revision, sql=True)
     except CommandError as error:
@@ -284,6 +290,7 @@ def pending(settings: Settings, revisions: tuple[str, ...]) -> list[str]:
     """
     from alembic.util import CommandError
 
+    check_revision_files(settings.script_location / "versions")
     script = script_directory(settings.script_location)
     try:
         lower = revisions or (None,)
