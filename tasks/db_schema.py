@@ -35,9 +35,14 @@ def dump_schema(c: Context, rehash: list[str] | None = None) -> None:
         note(f"docker-compose init path: {change}")
 
 
-@task
+@task(
+    help={
+        "against": "The branch whose head your unreleased revisions must sit on "
+        "(default: the release branch, main, and its upstream).",
+    }
+)
 @reports_errors
-def check(c: Context) -> None:
+def check(c: Context, against: str = "") -> None:
     """Fail when the migrations at head, the revision checksums and db/schema.sql disagree."""
     from devdb.console import note
     from devdb.schema import contract
@@ -48,6 +53,7 @@ def check(c: Context) -> None:
         script_location=chosen.script_location,
         schema_file=chosen.schema_file,
         sum_file=chosen.migrations_sum_file,
+        against=against or None,
     )
     error = report.error()
     if error is not None:
