@@ -97,7 +97,9 @@ def confirm_destructive(
 RELATIVE_DOWNGRADE = re.compile(r"(?P<anchor>[^+@]*?)-(?P<steps>\d+)")
 # Schemas whose tables belong to PostgreSQL or TimescaleDB, not to the project: a
 # hypertable's rows are counted on the hypertable itself, not on its chunks.
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+# The toolkit's own journal of applied revision files (devdb.schema.journal) is
+# kept in step by every migration, never lost by one.
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "devdb_journal")
 SYSTEM_SCHEMA_PREFIXES = ("_timescaledb", "timescaledb_", "pg_temp", "pg_toast_temp")
 # Counting stops here: enough to say "a lot", without scanning a big table whole.
 ROW_COUNT_CAP = 1_000_000

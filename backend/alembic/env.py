@@ -101,6 +101,37 @@ def database_url() -> str:
     return sync_driver_url(url)
 
 
+def is_dev_database() -> bool:
+    """Whether this run migrates the toolkit's dev database (its journal is kept).
+
+    The toolkit says so for the connection it hands in; the alembic CLI reaches the
+    dev database when neither -x sqlalchemy.url nor DATABASE_URL names another.
+    """
+    said = config.attributes.get("journal")
+    if said is not None:
+        return bool(said)
+    if "connection" in config.attributes:
+        return False  # pytest-alembic and other callers: not the dev database
+    named_elsewhere = context.get_x_argument(as_dictionary=True).get(
+        "sqlalchemy.url"
+    ) or os.environ.get("DATABASE_URL", "").strip()
+    return not named_elsewhere and project_settings_url() is not None
+
+
+def version_callbacks() -> tuple[object, ...]:
+    """Whoever handed in a callback, plus the dev database's journal."""
+    handed_in = config.attributes.get("on_version_apply", ())
+    callbacks = tuple(handed_in) if isinstance(handed_in, tuple | list) else (handed_in,)
+    if is_dev_database():
+        from pathlib import Path
+
+        from devdb.schema.journal import JournalRecorder
+
+        # backend/alembic -> the project root, for the branch the revision came from
+        callbacks += (JournalRecorder(Path(context.script.dir).resolve().parents[1]),)
+    return callbacks
+
+
 def refuse_unencoded_at(url: str) -> None:
     """Refuse a URL whose password holds a bare '@': SQLAlchemy would read the rest
     as the host and print it in its errors. Nothing of the URL is echoed."""
@@ -329,8 +360,9 @@ def run_migrations_with(connection: Connection) -> None:
             # Each revision commits on its own, so a failure keeps the revisions
             # before it, and autocommit_block() has a transaction to step out of.
             transaction_per_migration=True,
-            # The toolkit's hook to learn which revisions this very run applied.
-            on_version_apply=config.attributes.get("on_version_apply", ()),
+            # The toolkit's hook to learn which revisions this very run applied,
+            # and the dev database's journal of the files they came from.
+            on_version_apply=version_callbacks(),
         )
         with context.begin_transaction():
             context.run_migrations()

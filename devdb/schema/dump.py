@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 # TimescaleDB's own catalogs and views; they are the extension's, not our schema
 # (chunks live in _timescaledb_internal, so they stay out too).
 EXCLUDED_SCHEMAS = (
+    # The dev database's record of the revision files it applied: not the schema.
+    "devdb_journal",
     "_timescaledb*",
     "timescaledb_information",
     "timescaledb_experimental",

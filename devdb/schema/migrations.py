@@ -129,6 +129,9 @@ def run_command(
         stepped.append(step.up_revision_id)
 
     config.attributes["on_version_apply"] = record_step  # env.py passes it to Alembic
+    # The dev database keeps a journal of the files it applied (devdb.schema.journal);
+    # a database named by DATABASE_URL, or a throwaway, does not.
+    config.attributes["journal"] = not settings.exact_target
     running = RunningRevision()
     logging.getLogger("alembic.runtime.migration").addHandler(running)
     try:
