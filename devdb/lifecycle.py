@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devdb import labels
-from devdb.console import note
+from devdb.console import note, warn
 from devdb.containers import engine as containers
 from devdb.containers import readiness
 from devdb.containers.dev import (
@@ -36,7 +36,9 @@ from devdb.images import table as images
 from devdb.images.fetch import ensure_image
 from devdb.safety import confirm_destructive, refuse_non_local
 from devdb.schema import migrations
+from devdb.schema.journal import source_digest
 from devdb.schema.revisions import quick_heads
+from devdb.team.switch import foreign_error, foreign_revisions_in
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -51,6 +53,9 @@ class UpResult:
     waited_seconds: float
     # Revisions this run applied, oldest first; empty when already at head.
     applied: tuple[str, ...] = ()
+    # Why nothing was applied although the database is not at this branch's head:
+    # it holds another branch's revisions (moving it may drop rows: db.upgrade asks).
+    held_back: str = ""
 
 
 LOCK_POLL_SECONDS = 0.2
@@ -176,10 +181,19 @@ def up(
         host=settings.engine_address,
     )
     applied: tuple[str, ...] = ()
+    held_back = ""
     target = settings.with_port(port)
     if migrate and not at_head_quickly(target):
-        applied = tuple(migrations.upgrade(target, "head"))
-    return UpResult(str(container.id), created, started, port, waited, applied)
+        foreign = foreign_revisions_in(target)
+        if foreign:
+            error = foreign_error(foreign)
+            warn(f"{error.message}\nTIP: {error.tip}")
+            held_back = "it holds another branch's revisions (see above)"
+        else:
+            applied = tuple(migrations.upgrade(target, "head"))
+    return UpResult(
+        str(container.id), created, started, port, waited, applied, held_back
+    )
 
 
 def at_head_quickly(settings: Settings) -> bool:
@@ -204,11 +218,26 @@ def at_head_quickly(settings: Settings) -> bool:
         with connection.cursor() as cursor:
             cursor.execute("SELECT version_num FROM alembic_version")
             current = {row[0] for row in cursor.fetchall()}
+            if current != heads:
+                return False
+            # At head by id; by file too? (after a branch switch the ids match)
+            cursor.execute(
+                "SELECT to_regclass('devdb_journal.applied_revisions') IS NOT NULL"
+            )
+            fetched = cursor.fetchone()
+            if fetched is None or not fetched[0]:
+                return True  # no journal: applied before one was kept
+            cursor.execute("SELECT sha256 FROM devdb_journal.applied_revisions")
+            recorded = {row[0] for row in cursor.fetchall()}
     except psycopg2.Error:
         return False  # no alembic_version yet: a fresh database
     finally:
         connection.close()
-    return current == heads
+    here = {
+        source_digest(path.read_text(encoding="utf-8"))
+        for path in (settings.script_location / "versions").glob("*.py")
+    }
+    return recorded <= here
 
 
 def down(settings: Settings) -> str:

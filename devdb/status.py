@@ -12,6 +12,7 @@ from devdb.database import connect
 from devdb.errors import DevDbError, Problem
 from devdb.schema import migrations, revisions
 from devdb.schema.collisions import collision_problems, read_revision_files
+from devdb.schema.journal import foreign_revisions, read_journal
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -39,6 +40,9 @@ class Status:
     # Revision files that collide (one id twice, several heads, a missing parent):
     # nothing else about revisions can be told until they are fixed.
     collisions: list[Problem] = field(default_factory=list)
+    # Applied revisions whose file here differs or is missing (a branch switch,
+    # a rebase): the dev database holds another branch's history.
+    foreign: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
@@ -46,6 +50,12 @@ class Status:
         if not self.reachable:
             found.append(f"the database does not answer: {self.unreachable_reason}")
             return found
+        if self.foreign:
+            found.append(
+                "the dev database holds another branch's revisions: "
+                + "; ".join(self.foreign)
+                + " (`invoke db.upgrade` moves it to this branch's head)"
+            )
         if self.unknown_revisions:
             found.append(
                 "the database is at revision "
@@ -152,9 +162,21 @@ def fill_from_server(settings: Settings, report: Status) -> None:
             report.timescaledb_version = "not available on this server"
         connection.commit()
         report.current = revisions.database_revisions(connection)
+        journal = {} if settings.exact_target else read_journal(connection)
     if report.collisions:
         return  # which file is "the" revision 002 cannot be told
-    known = {info.revision for info in revisions.history(settings.script_location)}
-    report.unknown_revisions = tuple(r for r in report.current if r not in known)
+    foreign = foreign_revisions(
+        journal, read_revision_files(settings.script_location / "versions")
+    )
+    report.foreign = [entry.describe() for entry in foreign]
+    history = [info.revision for info in revisions.history(settings.script_location)]
+    if foreign:
+        # This branch's files from where the database parted ways are not applied,
+        # whatever alembic_version's ids say.
+        parted = [entry.applied.revision for entry in foreign if entry.here]
+        start = min((history.index(r) for r in parted), default=len(history))
+        report.pending = history[start:]
+        return
+    report.unknown_revisions = tuple(r for r in report.current if r not in history)
     if not report.unknown_revisions:
         report.pending = migrations.pending(settings, report.current)

@@ -20,6 +20,7 @@ from devdb.schema.dump import dump_diff, dump_schema
 from devdb.schema.init_sql import init_sql_file
 from devdb.schema.revisions import next_revision_id
 from devdb.schema.roundtrip import schema_ignoring_extensions
+from devdb.team.switch import refuse_foreign
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -119,6 +120,9 @@ def refresh_schema_file(settings: Settings, *, after_downgrade: bool = False) ->
     leftovers are shown and the clean schema is written instead.
     """
     container, target = dev_database(settings)
+    # A dev database holding another branch's revisions would write that branch's
+    # schema into this branch's db/schema.sql.
+    refuse_foreign(target, f"writing {shown(settings.schema_file)}")
     comparable = warn_if_not_comparable(container, target)
     dumped = dump_schema(container, target)
     if after_downgrade and comparable:

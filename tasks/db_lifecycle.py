@@ -43,6 +43,8 @@ def up(
     migrated = (
         "migrations not run (--no-migrate)"
         if no_migrate
+        else f"not migrated: {result.held_back}"
+        if result.held_back
         else f"applied {', '.join(result.applied)}"
         if result.applied
         else "already at head"
@@ -131,7 +133,8 @@ def status(c: Context, check: bool = False) -> None:
         raise DevDbError(
             "; ".join(report.problems),
             "`invoke db.up` starts and upgrades the dev database; "
-            "`invoke db.upgrade` applies pending revisions",
+            "`invoke db.upgrade` applies pending revisions (and moves a database "
+            "holding another branch's revisions to this branch's head)",
         )
 
 
@@ -218,6 +221,12 @@ def print_status(report: Status) -> None:
             f"[yellow]{', '.join(report.pending)}[/]" if report.pending else "none",
         )
         table.add_row("head", ", ".join(report.head) or "-")
+        if report.foreign:
+            table.add_row(
+                "other branch",
+                "[red]" + "\n".join(report.foreign) + "[/]\n"
+                "`invoke db.upgrade` moves it to this branch's head",
+            )
         table.add_row(
             f"hypertables ({len(report.hypertables)})",
             ", ".join(report.hypertables) or "none",

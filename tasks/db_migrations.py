@@ -50,19 +50,33 @@ def refresh_schema_dump(
         "revision": "Target revision (default: head).",
         "sql": "Print the SQL instead of running it (needs no database).",
         "no_dump": NO_DUMP_HELP,
+        "yes": "Do not ask before undoing another branch's revisions whose tables "
+        "hold rows (they are lost).",
+        "force": "Allow undoing another branch's revisions on a non-local database.",
     }
 )
 @reports_errors
 def upgrade(
-    c: Context, revision: str = "head", sql: bool = False, no_dump: bool = False
+    c: Context,
+    revision: str = "head",
+    sql: bool = False,
+    no_dump: bool = False,
+    yes: bool = False,
+    force: bool = False,
 ) -> None:
-    """Upgrade the database to a revision (default: head)."""
+    """Upgrade the database to a revision (default: head), from any branch's history."""
+    from devdb.console import note
     from devdb.schema import migrations
+    from devdb.team import switch
 
     if sql:
         migrations.upgrade_sql(settings(), revision)
         return
     target = resolved_settings()
+    # After a branch switch the dev database may hold the other branch's files:
+    # undo those first (asking when rows would go), then this branch's upgrade.
+    for line in switch.move_to_this_branch(target, yes=yes, force=force):
+        note(line)
     migrations.upgrade(target, revision)
     refresh_schema_dump(target, no_dump)
 

@@ -32,8 +32,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from logging.config import fileConfig
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from alembic import context
 from alembic.util import CommandError
@@ -112,24 +113,31 @@ def is_dev_database() -> bool:
         return bool(said)
     if "connection" in config.attributes:
         return False  # pytest-alembic and other callers: not the dev database
-    named_elsewhere = context.get_x_argument(as_dictionary=True).get(
-        "sqlalchemy.url"
-    ) or os.environ.get("DATABASE_URL", "").strip()
+    named_elsewhere = (
+        context.get_x_argument(as_dictionary=True).get("sqlalchemy.url")
+        or os.environ.get("DATABASE_URL", "").strip()
+    )
     return not named_elsewhere and project_settings_url() is not None
 
 
-def version_callbacks() -> tuple[object, ...]:
-    """Whoever handed in a callback, plus the dev database's journal."""
+def version_callback() -> Callable[..., None]:
+    """Whoever handed in a callback, then the dev database's journal, after each step."""
     handed_in = config.attributes.get("on_version_apply", ())
-    callbacks = tuple(handed_in) if isinstance(handed_in, tuple | list) else (handed_in,)
+    callbacks: list[Callable[..., None]] = (
+        list(handed_in) if isinstance(handed_in, tuple | list) else [handed_in]
+    )
     if is_dev_database():
-        from pathlib import Path
-
         from devdb.schema.journal import JournalRecorder
+        from devdb.settings import PROJECT_ROOT
 
-        # backend/alembic -> the project root, for the branch the revision came from
-        callbacks += (JournalRecorder(Path(context.script.dir).resolve().parents[1]),)
-    return callbacks
+        # The checkout's branch, even when the files run from a scratch copy.
+        callbacks.append(JournalRecorder(PROJECT_ROOT))
+
+    def each(**step: Any) -> None:
+        for callback in callbacks:
+            callback(**step)
+
+    return each
 
 
 def refuse_unencoded_at(url: str) -> None:
@@ -362,7 +370,7 @@ def run_migrations_with(connection: Connection) -> None:
             transaction_per_migration=True,
             # The toolkit's hook to learn which revisions this very run applied,
             # and the dev database's journal of the files they came from.
-            on_version_apply=version_callbacks(),
+            on_version_apply=version_callback(),
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -65,10 +65,17 @@ class Applied:
 
 def current_branch(project_root: Path) -> str:
     """The checked-out branch, or the short commit when none is (a rebase)."""
-    for args in (["symbolic-ref", "--short", "-q", "HEAD"], ["rev-parse", "--short", "HEAD"]):
+    for args in (
+        ["symbolic-ref", "--short", "-q", "HEAD"],
+        ["rev-parse", "--short", "HEAD"],
+    ):
         try:
             done = subprocess.run(
-                ["git", *args], cwd=project_root, capture_output=True, text=True, timeout=10
+                ["git", *args],
+                cwd=project_root,
+                capture_output=True,
+                text=True,
+                timeout=10,
             )
         except (OSError, subprocess.SubprocessError):
             break
@@ -97,10 +104,14 @@ class JournalRecorder:
                 connection.exec_driver_sql(statement)
             self.ready = True
         revision_map = step.revision_map
-        applied = {
-            script.revision
-            for script in revision_map.iterate_revisions(tuple(heads), "base")
-        } if heads else set()
+        applied = (
+            {
+                script.revision
+                for script in revision_map.iterate_revisions(tuple(heads), "base")
+            }
+            if heads
+            else set()
+        )
         recorded = {
             row[0]
             for row in connection.exec_driver_sql(f"SELECT revision FROM {TABLE}")
