@@ -207,3 +207,31 @@ def revision(c: Context, message: str) -> None:
         f"Wrote {path.relative_to(settings().project_root)}: fill in upgrade() and "
         'downgrade() with op.execute("""..."""), then `invoke db.upgrade`'
     )
+
+
+@task(
+    help={
+        "against": "The branch to rebase on (default: the release branch, main, "
+        "and its upstream).",
+        "dry_run": "Print the plan; change nothing.",
+        "yes": "Do not ask before undoing your revisions in the dev database when "
+        "they cannot be carried across with their rows.",
+        "force": "Allow moving a non-local dev database.",
+    }
+)
+@reports_errors
+def rebase(
+    c: Context,
+    against: str = "",
+    dry_run: bool = False,
+    yes: bool = False,
+    force: bool = False,
+) -> None:
+    """Renumber your unreleased revisions on top of the release branch's head."""
+    from devdb.console import note
+    from devdb.team import rebase as rebasing
+
+    for line in rebasing.rebase(
+        settings(), against=against, dry_run=dry_run, yes=yes, force=force
+    ):
+        note(line)

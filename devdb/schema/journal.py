@@ -233,3 +233,35 @@ def write_recorded_sources(journal: dict[str, Applied], versions_dir: Path) -> N
     versions_dir.mkdir(parents=True, exist_ok=True)
     for applied in journal.values():
         (versions_dir / applied.file_name).write_text(applied.source, encoding="utf-8")
+
+
+def replace_rows(connection: Connection, rows: list[Applied], forget: set[str]) -> None:
+    """Write ``rows`` as they are, after forgetting ``forget`` (one transaction).
+
+    For the toolkit's own moves of the dev database (a rebase's renumbering) whose
+    steps Alembic would record as stamps: the journal keeps saying where each
+    revision really came from and when it was applied.
+    """
+    for statement in CREATE:
+        connection.exec_driver_sql(statement)
+    for revision in sorted(forget | {row.revision for row in rows}):
+        connection.exec_driver_sql(
+            f"DELETE FROM {TABLE} WHERE revision = %(revision)s", {"revision": revision}
+        )
+    for row in rows:
+        connection.exec_driver_sql(
+            f"INSERT INTO {TABLE}"
+            " (revision, file_name, sha256, source, branch, applied_at, stamped)"
+            " VALUES (%(revision)s, %(file_name)s, %(sha256)s, %(source)s,"
+            "         %(branch)s, %(applied_at)s, %(stamped)s)",
+            {
+                "revision": row.revision,
+                "file_name": row.file_name,
+                "sha256": row.sha256,
+                "source": row.source,
+                "branch": row.branch,
+                "applied_at": row.applied_at,
+                "stamped": row.stamped,
+            },
+        )
+    connection.commit()

@@ -7,8 +7,11 @@ TimescaleDB check apply to every caller alike. Errors become DevDbError.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,11 +83,28 @@ def command_error(
     return DevDbError(text.splitlines()[0], "`invoke db.history` lists the revisions")
 
 
+# Set while the toolkit runs revisions on throwaway databases for a check of its
+# own (a rebase's replay): their progress is not what the person asked to see.
+PROGRESS_HIDDEN: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "alembic_progress_hidden", default=False
+)
+
+
 def is_progress_worth_reading(record: logging.LogRecord) -> bool:
     """Keep "Running upgrade 001 -> 002" and warnings; drop Alembic's preamble."""
-    return record.levelno >= logging.WARNING or record.getMessage().startswith(
-        "Running "
-    )
+    if record.levelno >= logging.WARNING:
+        return True
+    return not PROGRESS_HIDDEN.get() and record.getMessage().startswith("Running ")
+
+
+@contextmanager
+def progress_hidden() -> Iterator[None]:
+    """Alembic's "Running ..." lines left out while the block runs."""
+    token = PROGRESS_HIDDEN.set(True)
+    try:
+        yield
+    finally:
+        PROGRESS_HIDDEN.reset(token)
 
 
 def show_alembic_progress() -> None:
