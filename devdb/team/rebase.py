@@ -49,10 +49,16 @@ from devdb.schema.contract import create_database, round_trip_newest
 from devdb.schema.dump import dump_schema
 from devdb.schema.init_sql import write_init_sql
 from devdb.schema.journal import Applied, read_journal
-from devdb.schema.released import ReleaseState, git, release_state, unreleased_files
+from devdb.schema.released import (
+    ReleaseState,
+    files_on_ref,
+    git,
+    release_state,
+    unreleased_files,
+)
 from devdb.settings import PROJECT_ROOT
 from devdb.team.carry import carry, plan_carry, trial
-from devdb.team.renumber import Move, plan_moves, rewritten
+from devdb.team.renumber import Move, body_of, plan_moves, rewritten
 from devdb.team.scratch import scratch_project
 from devdb.team.worktree import in_progress, refuse_hand_conflicts, stage
 
@@ -99,6 +105,45 @@ def refuse_released_changes(
                 f"restore it (`git checkout {released.ref} -- {released.path}`); "
                 "a change to it belongs in a new revision",
             )
+
+
+def stale_parents(
+    root: Path, mine: list[RevisionFile], files: list[RevisionFile]
+) -> dict[Path, str]:
+    """Real parents of mine whose down_revision names a renumbered id.
+
+    In the middle of ``git rebase``, the commit being applied (REBASE_HEAD) was
+    written when my earlier revision still had its old id. Its tree says which
+    file that id was; the same body here, under its new id, is the real parent.
+    """
+    if in_progress(root) != "rebase":
+        return {}
+    if not git(root, "rev-parse", "-q", "--verify", "REBASE_HEAD", check=False):
+        return {}
+    versions = files[0].path.parent if files else root
+    then = {
+        f.revision.revision: body_of(f.source)
+        for f in files_on_ref(root, "REBASE_HEAD", versions)
+    }
+    here_by_body = {body_of(f.path.read_text(encoding="utf-8")): f for f in files}
+    here_by_id: dict[str, list[RevisionFile]] = {}
+    for revision_file in files:
+        here_by_id.setdefault(revision_file.revision, []).append(revision_file)
+    resolved: dict[Path, str] = {}
+    for revision_file in mine:
+        if len(revision_file.down_revisions) != 1:
+            continue
+        parent = revision_file.down_revisions[0]
+        body = then.get(parent)
+        same_id = here_by_id.get(parent, [])
+        if body is None or any(
+            body_of(f.path.read_text(encoding="utf-8")) == body for f in same_id
+        ):
+            continue  # the parent still has that id here
+        moved = here_by_body.get(body)
+        if moved is not None and moved is not revision_file:
+            resolved[revision_file.path] = moved.revision
+    return resolved
 
 
 def new_tree(files: list[RevisionFile], moves: list[Move]) -> dict[str, str]:
@@ -229,7 +274,9 @@ def rebase(
     files = read_revision_files(versions)
     refuse_released_changes(files, state, root)
     mine = unreleased_files(files, state, root)
-    moves = plan_moves(mine, state.released_ids(), state.head)
+    moves = plan_moves(
+        mine, state.released_ids(), state.head, stale_parents(root, mine, files)
+    )
     plan = [f"Rebasing on {state.head_ref}'s head {state.head}"] + [
         f"  {move.describe()}" for move in moves
     ]

@@ -98,29 +98,52 @@ def renamed(path: Path, old_id: str, new_id: str) -> Path:
 
 
 def plan_moves(
-    mine: list[RevisionFile], released_ids: set[str], head: str
+    mine: list[RevisionFile],
+    released_ids: set[str],
+    head: str,
+    parents: dict[Path, str] | None = None,
 ) -> list[Move]:
     """New ids after the highest released one, in the order mine build on each other.
 
-    Empty when mine already sit on ``head`` with ids above every released one.
+    ``parents`` gives a file's real parent where its ``down_revision`` is stale
+    (in the middle of a ``git rebase``, a later commit still names the id an
+    earlier one had before it was renumbered). Empty when mine already sit on
+    ``head`` with ids above every released one.
     """
     if not mine:
         return []
+    parents = parents or {}
+
+    def parent_of(revision_file: RevisionFile) -> str | None:
+        if revision_file.path in parents:
+            return parents[revision_file.path]
+        downs = revision_file.down_revisions
+        return downs[0] if len(downs) == 1 else None
+
+    if any(len(f.down_revisions) > 1 for f in mine):
+        raise DevDbError(
+            "a merge revision is among your unreleased ones: "
+            + ", ".join(f.name for f in mine if len(f.down_revisions) > 1),
+            "remove it (db.rebase replaces merge revisions), then `invoke db.rebase`",
+        )
     ids = {f.revision for f in mine}
+    lowest = [f for f in mine if parent_of(f) not in ids]
     chain: list[RevisionFile] = []
-    lowest = [f for f in mine if not set(f.down_revisions) & ids]
-    if len(lowest) != 1 or any(len(f.down_revisions) > 1 for f in mine):
+    current: RevisionFile | None = lowest[0] if len(lowest) == 1 else None
+    while current is not None:
+        chain.append(current)
+        children = [
+            f for f in mine if f not in chain and parent_of(f) == current.revision
+        ]
+        current = children[0] if len(children) == 1 else None
+    if len(chain) != len(mine):
         raise DevDbError(
             "your unreleased revisions are not one line ("
-            + ", ".join(f.name for f in mine)
+            + ", ".join(f"{f.name} on {parent_of(f) or 'base'}" for f in mine)
             + ")",
             "make each build on the one before it (down_revision), then "
             "`invoke db.rebase`",
         )
-    current: RevisionFile | None = lowest[0]
-    while current is not None:
-        chain.append(current)
-        current = next((f for f in mine if current.revision in f.down_revisions), None)
     numbers = [*released_ids, *ids]
     if not all(n.isdigit() for n in numbers):
         raise DevDbError(
@@ -131,22 +154,18 @@ def plan_moves(
         )
     width = max(len(n) for n in numbers)
     top = max((int(n) for n in released_ids), default=0)
-    already = chain[0].down_revisions == (head,) and all(
-        int(f.revision) > top for f in chain
-    )
-    if already:
-        return []
     moves = []
     below = head
     for offset, revision_file in enumerate(chain, start=1):
         new_id = str(top + offset).zfill(width)
-        moves.append(
-            Move(
-                revision_file,
-                new_id,
-                below,
-                renamed(revision_file.path, revision_file.revision, new_id),
+        if revision_file.revision != new_id or revision_file.down_revisions != (below,):
+            moves.append(
+                Move(
+                    revision_file,
+                    new_id,
+                    below,
+                    renamed(revision_file.path, revision_file.revision, new_id),
+                )
             )
-        )
         below = new_id
     return moves
