@@ -6,16 +6,19 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import head_revisions
+from helpers import first_revision
 
 from devdb.errors import DevDbError
 from devdb.schema import revisions
+from devdb.schema.collisions import parse_revision_file
 from devdb.schema.roundtrip import check_round_trip
 from devdb.settings import PROJECT_ROOT
 
-# A self-test revision on top of head with a broken downgrade, two ways: one forgets
-# the index its upgrade made (re-upgrading would then trip over it), one drops an
-# index the seed revision owns. Its id and index name cannot collide with real ones.
+# A self-test revision with a broken downgrade, two ways: one forgets the index its
+# upgrade made (re-upgrading would then trip over it), one drops an index the seed
+# revision owns. It sits on the first revision alone (the seed plan's, released and
+# never changed), so a project revision with a broken downgrade fails its own test
+# and not these too. Its id and index name cannot collide with real ones.
 SELF_TEST_REVISION = "selftest_broken_downgrade"
 BROKEN_REVISION = '''
 """A throwaway revision with a broken downgrade."""
@@ -75,7 +78,10 @@ def test_a_broken_downgrade_fails_naming_its_revision(
         script_location,
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    [head] = head_revisions()
+    head = first_revision()
+    for path in (script_location / "versions").glob("*.py"):
+        if parse_revision_file(path).revision != head:
+            path.unlink()
     (script_location / "versions" / f"{SELF_TEST_REVISION}.py").write_text(
         BROKEN_REVISION.format(
             revision=SELF_TEST_REVISION, head=head, downgrade=downgrade
