@@ -57,6 +57,7 @@ def check(c: Context, against: str = "") -> None:
     )
     error = report.error()
     if error is not None:
-        print(report.render(), end="")
+        if report.needs_listing:
+            print(report.render(), end="")
         raise error
     note(f"Schema contract holds: db/schema.sql matches head on {report.image}")

@@ -188,3 +188,47 @@ def create_database(server: Server, prefix: str) -> Server:
             f"CREATE DATABASE {quote_identifier(name)}"
         )
     return replace(server, settings=replace(settings, database=name))  # type: ignore[type-var]
+
+
+# --- a team's revisions (tests/walkthrough) -----------------------------------------
+
+# What each person's revision does. Self-test names: a real revision may well add
+# a `trades` table or an `exchange` column, and must not collide with these.
+THEIR_HYPERTABLE = '''
+def upgrade() -> None:
+    op.execute("""
+        CREATE TABLE selftest_trades (
+            symbol     VARCHAR(10) NOT NULL,
+            timestamp  TIMESTAMPTZ NOT NULL,
+            price      NUMERIC(12, 2) NOT NULL
+        )
+    """)
+    op.execute("SELECT create_hypertable('selftest_trades', by_range('timestamp'))")
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE selftest_trades")
+'''
+MY_COLUMN_AND_TABLE = '''
+def upgrade() -> None:
+    op.execute("ALTER TABLE tick_data ADD COLUMN selftest_exchange VARCHAR(10)")
+    op.execute("""
+        CREATE TABLE selftest_exchange_notes (
+            exchange VARCHAR(10) PRIMARY KEY,
+            note     TEXT NOT NULL
+        )
+    """)
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE selftest_exchange_notes")
+    op.execute("ALTER TABLE tick_data DROP COLUMN selftest_exchange")
+'''
+MY_SECOND = """
+def upgrade() -> None:
+    op.execute("ALTER TABLE selftest_exchange_notes ADD COLUMN venue TEXT")
+
+
+def downgrade() -> None:
+    op.execute("ALTER TABLE selftest_exchange_notes DROP COLUMN venue")
+"""

@@ -46,6 +46,11 @@ class ContractReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def needs_listing(self) -> bool:
+        """Whether ``render`` says more than ``error``'s one line will."""
+        return bool(self.schema_diff) or len(self.problems) > 1
+
     def render(self) -> str:
         """The diff (if any), then one line per problem, for people to read."""
         parts = [self.schema_diff.rstrip("\n")] if self.schema_diff else []
@@ -56,6 +61,9 @@ class ContractReport:
         if self.ok:
             return None
         count = len(self.problems)
+        if count == 1 and not self.schema_diff:
+            # One problem says itself best: no "listed above" for a list of one.
+            return DevDbError(self.problems[0].message, self.problems[0].tip)
         # Problems come most fundamental first (heads, released files, schema):
         # fixing the first often fixes the rest, so its tip is the one to show.
         return DevDbError(

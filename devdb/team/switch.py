@@ -21,7 +21,7 @@ from devdb.database import connect
 from devdb.errors import DevDbError
 from devdb.safety import guard_downgrade
 from devdb.schema import migrations
-from devdb.schema.collisions import RevisionFile, read_revision_files
+from devdb.schema.collisions import RevisionFile, check_revision_files
 from devdb.schema.journal import (
     Applied,
     Foreign,
@@ -51,7 +51,7 @@ def foreign_revisions_in(settings: Settings) -> list[Foreign]:
     """The dev database's revisions applied from files this branch does not have."""
     if settings.exact_target:
         return []  # only the dev database keeps a journal
-    files = read_revision_files(settings.script_location / "versions")
+    files = check_revision_files(settings.script_location / "versions")
     return foreign_revisions(journal_of(settings), files)
 
 
@@ -104,7 +104,7 @@ def move_to_this_branch(
     """
     if settings.exact_target:
         return []
-    files = read_revision_files(settings.script_location / "versions")
+    files = check_revision_files(settings.script_location / "versions")
     journal = journal_of(settings)
     foreign = foreign_revisions(journal, files)
     if not foreign:
