@@ -130,7 +130,12 @@ class ReleaseState:
 
 
 def release_state(project_root: Path, branch: str, versions_dir: Path) -> ReleaseState:
-    """What the release branch (and its upstream) hold; the furthest head wins."""
+    """What the release branch (and its upstream) hold; the furthest head wins.
+
+    Revisions outside the project (a copy a check or a test made) are on no branch.
+    """
+    if not versions_dir.resolve().is_relative_to(project_root.resolve()):
+        return ReleaseState((), (), None, "")
     refs = release_refs(project_root, branch)
     chosen: tuple[str, list[ReleasedFile], list[RevisionFile]] | None = None
     everything: dict[PurePosixPath, ReleasedFile] = {}
