@@ -40,6 +40,9 @@ CREATE = (
         applied_at timestamptz NOT NULL DEFAULT now(),
         stamped    boolean NOT NULL DEFAULT false
     )""",
+    # What the revision's downgrade() runs, rendered as `alembic downgrade --sql`
+    # would (NULL when it needs a live connection): readable without the file.
+    f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS downgrade_sql text",
     f"COMMENT ON SCHEMA {SCHEMA} IS 'the devdb toolkit: which revision file each "
     "applied revision came from (dev database only)'",
 )
@@ -61,6 +64,7 @@ class Applied:
     branch: str
     applied_at: datetime
     stamped: bool
+    downgrade_sql: str | None = None
 
 
 def current_branch(project_root: Path) -> str:
@@ -125,13 +129,14 @@ class JournalRecorder:
             script = revision_map.get_revision(revision)
             source = Path(script.path).read_text(encoding="utf-8")
             connection.exec_driver_sql(
-                f"INSERT INTO {TABLE} (revision, file_name, sha256, source, branch, stamped)"
+                f"INSERT INTO {TABLE} (revision, file_name, sha256, source, branch,"
+                "                      stamped, downgrade_sql)"
                 " VALUES (%(revision)s, %(file_name)s, %(sha256)s, %(source)s,"
-                "         %(branch)s, %(stamped)s)"
+                "         %(branch)s, %(stamped)s, %(downgrade_sql)s)"
                 " ON CONFLICT (revision) DO UPDATE SET file_name = EXCLUDED.file_name,"
                 "   sha256 = EXCLUDED.sha256, source = EXCLUDED.source,"
                 "   branch = EXCLUDED.branch, applied_at = now(),"
-                "   stamped = EXCLUDED.stamped",
+                "   stamped = EXCLUDED.stamped, downgrade_sql = EXCLUDED.downgrade_sql",
                 {
                     "revision": revision,
                     "file_name": Path(script.path).name,
@@ -139,8 +144,33 @@ class JournalRecorder:
                     "source": source,
                     "branch": self.branch,
                     "stamped": revision != ran,
+                    "downgrade_sql": rendered_downgrade(script),
                 },
             )
+
+
+def rendered_downgrade(script: Any) -> str | None:
+    """The SQL the revision's downgrade() runs, rendered offline; None if it can't be.
+
+    Rendered against an offline (as-SQL) context, as `alembic downgrade --sql`
+    does, so nothing runs; a downgrade that needs a live connection gives None.
+    """
+    import io
+
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    buffer = io.StringIO()
+    offline = MigrationContext.configure(
+        dialect_name="postgresql",
+        opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True},
+    )
+    try:
+        with Operations.context(offline):
+            script.module.downgrade()
+    except Exception:  # only means "could not render": the source is kept anyway
+        return None
+    return buffer.getvalue()
 
 
 def read_journal(connection: Connection) -> dict[str, Applied]:
@@ -152,8 +182,8 @@ def read_journal(connection: Connection) -> dict[str, Applied]:
         connection.commit()
         return {}
     rows = connection.exec_driver_sql(
-        f"SELECT revision, file_name, sha256, source, branch, applied_at, stamped"
-        f"  FROM {TABLE}"
+        f"SELECT revision, file_name, sha256, source, branch, applied_at, stamped,"
+        f"       downgrade_sql FROM {TABLE}"
     ).all()
     connection.commit()
     return {row[0]: Applied(*row) for row in rows}
@@ -250,10 +280,10 @@ def replace_rows(connection: Connection, rows: list[Applied], forget: set[str]) 
         )
     for row in rows:
         connection.exec_driver_sql(
-            f"INSERT INTO {TABLE}"
-            " (revision, file_name, sha256, source, branch, applied_at, stamped)"
+            f"INSERT INTO {TABLE} (revision, file_name, sha256, source, branch,"
+            "                      applied_at, stamped, downgrade_sql)"
             " VALUES (%(revision)s, %(file_name)s, %(sha256)s, %(source)s,"
-            "         %(branch)s, %(applied_at)s, %(stamped)s)",
+            "         %(branch)s, %(applied_at)s, %(stamped)s, %(downgrade_sql)s)",
             {
                 "revision": row.revision,
                 "file_name": row.file_name,
@@ -262,6 +292,7 @@ def replace_rows(connection: Connection, rows: list[Applied], forget: set[str]) 
                 "branch": row.branch,
                 "applied_at": row.applied_at,
                 "stamped": row.stamped,
+                "downgrade_sql": row.downgrade_sql,
             },
         )
     connection.commit()

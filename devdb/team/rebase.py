@@ -26,55 +26,45 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from devdb.console import note
 from devdb.containers.dev import dev_database
-from devdb.containers.throwaway import throwaway_database
 from devdb.database import connect
 from devdb.errors import DevDbError
 from devdb.files import shown, write_if_changed
-from devdb.images.table import reference_image
-from devdb.schema import migrations
 from devdb.schema.checksums import SumEntry, file_digest, format_sum, parse_sum
 from devdb.schema.collisions import (
     RevisionFile,
-    check_revision_files,
     linear_chain,
     read_revision_files,
 )
-from devdb.schema.contract import create_database, round_trip_newest
-from devdb.schema.dump import dump_schema
 from devdb.schema.init_sql import write_init_sql
 from devdb.schema.journal import Applied, read_journal
 from devdb.schema.released import (
     ReleaseState,
-    files_on_ref,
     git,
     release_state,
     unreleased_files,
 )
 from devdb.settings import PROJECT_ROOT
-from devdb.team.carry import carry, plan_carry, trial
-from devdb.team.renumber import Move, body_of, plan_moves, rewritten
+from devdb.team.carry import carry, plan_carry
+from devdb.team.renumber import Move, plan_moves, rewritten
+from devdb.team.replay import Replay, replay
 from devdb.team.scratch import scratch_project
-from devdb.team.worktree import in_progress, refuse_hand_conflicts, stage
+from devdb.team.worktree import (
+    in_progress,
+    refuse_hand_conflicts,
+    stage,
+    stale_parents,
+)
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
     from devdb.settings import Settings
-
-
-@dataclass(frozen=True)
-class Replay:
-    """What the throwaway database said about the new history."""
-
-    schema: str  # db/schema.sql's new text
-    carry_diff: str  # non-empty when my revisions do not commute with the others'
-    carry_clean: str  # a clean database's dump at my newest applied revision
 
 
 def relative(path: Path, root: Path) -> PurePosixPath:
@@ -107,45 +97,6 @@ def refuse_released_changes(
             )
 
 
-def stale_parents(
-    root: Path, mine: list[RevisionFile], files: list[RevisionFile]
-) -> dict[Path, str]:
-    """Real parents of mine whose down_revision names a renumbered id.
-
-    In the middle of ``git rebase``, the commit being applied (REBASE_HEAD) was
-    written when my earlier revision still had its old id. Its tree says which
-    file that id was; the same body here, under its new id, is the real parent.
-    """
-    if in_progress(root) != "rebase":
-        return {}
-    if not git(root, "rev-parse", "-q", "--verify", "REBASE_HEAD", check=False):
-        return {}
-    versions = files[0].path.parent if files else root
-    then = {
-        f.revision.revision: body_of(f.source)
-        for f in files_on_ref(root, "REBASE_HEAD", versions)
-    }
-    here_by_body = {body_of(f.path.read_text(encoding="utf-8")): f for f in files}
-    here_by_id: dict[str, list[RevisionFile]] = {}
-    for revision_file in files:
-        here_by_id.setdefault(revision_file.revision, []).append(revision_file)
-    resolved: dict[Path, str] = {}
-    for revision_file in mine:
-        if len(revision_file.down_revisions) != 1:
-            continue
-        parent = revision_file.down_revisions[0]
-        body = then.get(parent)
-        same_id = here_by_id.get(parent, [])
-        if body is None or any(
-            body_of(f.path.read_text(encoding="utf-8")) == body for f in same_id
-        ):
-            continue  # the parent still has that id here
-        moved = here_by_body.get(body)
-        if moved is not None and moved is not revision_file:
-            resolved[revision_file.path] = moved.revision
-    return resolved
-
-
 def new_tree(files: list[RevisionFile], moves: list[Move]) -> dict[str, str]:
     """The versions folder after the moves: file name -> source."""
     moved = {move.old.path: move for move in moves}
@@ -158,58 +109,6 @@ def new_tree(files: list[RevisionFile], moves: list[Move]) -> dict[str, str]:
         else:
             tree[move.new_path.name] = rewritten(source, move)
     return tree
-
-
-def replay(
-    settings: Settings,
-    tree: dict[str, str],
-    mine_count: int,
-    journal: dict[str, Applied],
-) -> Replay:
-    """The new history on one throwaway container: head's dump, the round trip of
-    mine, and the dev database's carry tried on a copy of its history."""
-    with (
-        migrations.progress_hidden(),
-        throwaway_database(reference_image(), settings=settings) as database,
-    ):
-        container = database.container
-        head_db = create_database(database.settings, "devdb_rebase_head")
-        with scratch_project(head_db, tree) as at_head:
-            check_revision_files(at_head.script_location / "versions")
-            try:
-                migrations.upgrade(at_head, "head")
-            except DevDbError as error:
-                raise DevDbError(
-                    f"the renumbered history does not reach head: {error.message}",
-                    "nothing was changed; fix the revision it names on your branch, "
-                    "then `invoke db.rebase`",
-                ) from None
-            schema = dump_schema(container, at_head)
-            trip_db = create_database(database.settings, "devdb_rebase_round_trip")
-            with scratch_project(trip_db, tree) as tripping:
-                round_trip_newest(
-                    container, tripping, tripping.script_location, max(mine_count, 1)
-                )
-            plan = plan_carry(
-                journal, read_revision_files(at_head.script_location / "versions")
-            )
-            if plan is None:
-                return Replay(schema, "", "")
-            clean = schema
-            if (
-                plan.new_top
-                != linear_chain(
-                    read_revision_files(at_head.script_location / "versions")
-                )[-1].revision
-            ):
-                # Mine not all applied yet: compare at the newest one that is.
-                clean_db = create_database(database.settings, "devdb_carry_clean")
-                with scratch_project(clean_db, tree) as at_top:
-                    migrations.upgrade(at_top, plan.new_top)
-                    clean = dump_schema(container, at_top)
-            trial_db = create_database(database.settings, "devdb_carry_trial")
-            with scratch_project(trial_db, tree) as carried:
-                return Replay(schema, trial(container, carried, plan, clean), clean)
 
 
 def regenerated_sum(

@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from devdb.errors import DevDbError
+from devdb.schema.collisions import RevisionFile
 from devdb.schema.init_sql import GENERATED_MARK
-from devdb.schema.released import git
+from devdb.schema.released import files_on_ref, git
+from devdb.team.renumber import body_of
 
 
 def in_progress(project_root: Path) -> str:
@@ -69,3 +71,42 @@ def stage(project_root: Path, paths: list[Path]) -> None:
     root = project_root.resolve()
     relative = sorted({str(path.resolve().relative_to(root)) for path in paths})
     git(project_root, "add", "-A", "--", *relative)
+
+
+def stale_parents(
+    root: Path, mine: list[RevisionFile], files: list[RevisionFile]
+) -> dict[Path, str]:
+    """Real parents of mine whose down_revision names a renumbered id.
+
+    In the middle of ``git rebase``, the commit being applied (REBASE_HEAD) was
+    written when my earlier revision still had its old id. Its tree says which
+    file that id was; the same body here, under its new id, is the real parent.
+    """
+    if in_progress(root) != "rebase":
+        return {}
+    if not git(root, "rev-parse", "-q", "--verify", "REBASE_HEAD", check=False):
+        return {}
+    versions = files[0].path.parent if files else root
+    then = {
+        f.revision.revision: body_of(f.source)
+        for f in files_on_ref(root, "REBASE_HEAD", versions)
+    }
+    here_by_body = {body_of(f.path.read_text(encoding="utf-8")): f for f in files}
+    here_by_id: dict[str, list[RevisionFile]] = {}
+    for revision_file in files:
+        here_by_id.setdefault(revision_file.revision, []).append(revision_file)
+    resolved: dict[Path, str] = {}
+    for revision_file in mine:
+        if len(revision_file.down_revisions) != 1:
+            continue
+        parent = revision_file.down_revisions[0]
+        body = then.get(parent)
+        same_id = here_by_id.get(parent, [])
+        if body is None or any(
+            body_of(f.path.read_text(encoding="utf-8")) == body for f in same_id
+        ):
+            continue  # the parent still has that id here
+        moved = here_by_body.get(body)
+        if moved is not None and moved is not revision_file:
+            resolved[revision_file.path] = moved.revision
+    return resolved
