@@ -65,9 +65,16 @@ def parse_revision_file(path: Path, source: str | None = None) -> RevisionFile:
     try:
         text = path.read_text(encoding="utf-8") if source is None else source
         found = literal_assignments(text, {"revision", "down_revision"})
-    except (SyntaxError, ValueError, OSError) as error:
+    except SyntaxError as error:
         raise DevDbError(
-            f"the revision file {shown(path)} cannot be read: {error}",
+            f"the revision file {shown(path)} cannot be read: SyntaxError on line "
+            f"{error.lineno}: {error.msg}",
+            "fix that file (or move it away), then run again",
+        ) from None
+    except (ValueError, OSError) as error:
+        raise DevDbError(
+            f"the revision file {shown(path)} cannot be read: "
+            f"{type(error).__name__}: {error}",
             "fix that file (or move it away), then run again",
         ) from None
     revision, down = found.get("revision"), found.get("down_revision")
@@ -121,7 +128,7 @@ def collision_problems(files: list[RevisionFile]) -> list[Problem]:
             if parent not in by_id:
                 problems.append(
                     Problem(
-                        f"{revision_file.name} builds on revision {parent}, which "
+                        f"{revision_file.name} builds on revision {parent!r}, which "
                         "no file defines",
                         f"fix its down_revision; or, if {parent} was renumbered by "
                         f"a rebase, {REBASE_TIP}",

@@ -157,6 +157,7 @@ def rendered_downgrade(script: Any) -> str | None:
     """
     import io
 
+    from alembic import op
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 
@@ -165,11 +166,17 @@ def rendered_downgrade(script: Any) -> str | None:
         dialect_name="postgresql",
         opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True},
     )
+    # This runs inside a migration run: `op` is that run's, and leaving the offline
+    # context would unset it for the revisions still to come. Put it back.
+    running = vars(op).get("_proxy")
     try:
         with Operations.context(offline):
             script.module.downgrade()
     except Exception:  # only means "could not render": the source is kept anyway
         return None
+    finally:
+        if running is not None:
+            running._install_proxy()
     return buffer.getvalue()
 
 

@@ -610,15 +610,23 @@ def test_status_check_fails_on_two_heads_or_an_unapplied_one(
         project_copy, "selftest_b", HEAD, "CREATE TABLE b (id int)", "DROP TABLE b"
     )
     env = environment(PYTHONPATH=str(project_copy), DATABASE_URL=url(database))
-    ok(run_invoke("db.upgrade", "--revision", "selftest_a", env=env, cwd=project_copy))
+    # Two heads: nothing is applied, not even one head named on its own.
+    output = clean_failure(
+        run_invoke("db.upgrade", "--revision", "selftest_a", env=env, cwd=project_copy),
+        "2 heads",
+    )
+    assert "selftest_a_test.py" in output and "selftest_b_test.py" in output
+    assert "selftest_a" not in revision_of(database)
     output = clean_failure(
         run_invoke("db.status", "--check", env=env, cwd=project_copy), "2 heads"
     )
-    assert "selftest_b" in output  # the head nobody applied is named
-    ok(run_invoke("db.upgrade", "--revision", "heads", env=env, cwd=project_copy))
-    clean_failure(
-        run_invoke("db.status", "--check", env=env, cwd=project_copy), "2 heads"
+    assert "selftest_b" in output  # both heads are named
+    # One head again, not applied: --check still fails, naming it.
+    (project_copy / "backend" / "alembic" / "versions" / "selftest_b_test.py").unlink()
+    output = clean_failure(
+        run_invoke("db.status", "--check", env=env, cwd=project_copy), "pending"
     )
+    assert "selftest_a" in output
 
 
 def test_a_server_gone_mid_migration_blames_the_server(

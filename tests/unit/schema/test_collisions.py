@@ -88,7 +88,7 @@ def test_a_revision_built_on_a_missing_one_is_named(versions: Path) -> None:
     write(versions, "003_orphan", "003", "002")
     with pytest.raises(DevDbError) as raised:
         check_revision_files(versions)
-    assert "003_orphan.py builds on revision 002, which no file defines" in (
+    assert "003_orphan.py builds on revision '002', which no file defines" in (
         raised.value.message
     )
 

@@ -450,7 +450,7 @@ def test_two_heads_are_a_problem(script: Path) -> None:
 def test_a_dangling_down_revision_is_explained(script: Path) -> None:
     (script / "versions" / "001_rev.py").unlink()
     [problem] = contract.head_problems(script)
-    assert "builds on revision 001, which no file defines" in problem.message
+    assert "builds on revision '001', which no file defines" in problem.message
     assert "002_rev.py" in problem.message
 
 
