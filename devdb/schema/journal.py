@@ -16,7 +16,6 @@ branch is undone by running its own downgrade() from the recorded file.
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,24 +68,17 @@ class Applied:
 
 def current_branch(project_root: Path) -> str:
     """The checked-out branch, or the short commit when none is (a rebase)."""
-    for args in (
-        ["symbolic-ref", "--short", "-q", "HEAD"],
-        ["rev-parse", "--short", "HEAD"],
-    ):
-        try:
-            done = subprocess.run(
-                ["git", *args],
-                cwd=project_root,
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-        except (OSError, subprocess.SubprocessError):
-            break
-        if done.returncode == 0 and done.stdout.strip():
-            prefix = "" if args[0] == "symbolic-ref" else "detached at "
-            return prefix + done.stdout.strip()
-    return "unknown"
+    from devdb.errors import DevDbError
+    from devdb.schema.released import git
+
+    try:
+        branch = git(project_root, "symbolic-ref", "--short", "-q", "HEAD", check=False)
+        if branch.strip():
+            return branch.strip()
+        commit = git(project_root, "rev-parse", "--short", "HEAD", check=False)
+    except DevDbError:  # no git here: the journal still records the file
+        return "unknown"
+    return f"detached at {commit.strip()}" if commit.strip() else "unknown"
 
 
 class JournalRecorder:
