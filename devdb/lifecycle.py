@@ -34,6 +34,7 @@ from devdb.database import connect, quote_identifier
 from devdb.errors import DevDbError
 from devdb.images import table as images
 from devdb.images.fetch import ensure_image
+from devdb.locality import Verdict, docker_endpoint, engine_locality
 from devdb.safety import confirm_destructive, refuse_non_local
 from devdb.schema import migrations
 from devdb.schema.revisions import quick_heads
@@ -235,11 +236,19 @@ def destroy(
     import docker.errors
 
     managed_only(settings, "destroy")
-    engine = os.environ.get("DOCKER_HOST") or "this machine's Docker"
     action = f"delete {settings.container_name} and every row in {settings.volume_name}"
-    engine_is_local = containers.docker_engine_is_local()
     # Before talking to the engine: another machine's is refused without --force.
-    refuse_non_local(settings, action, force=force, where=engine, local=engine_is_local)
+    endpoint = docker_endpoint()
+    engine = f"the Docker engine at {endpoint.describe()}"
+    verdict = engine_locality() if not force else Verdict(endpoint.host is None, ())
+    refuse_non_local(
+        settings,
+        action,
+        force=force,
+        where=engine,
+        verdict=verdict,
+        kind="Docker engine",
+    )
     client = containers.docker_client()
     container = dev_container(client, settings)
     try:
@@ -265,7 +274,8 @@ def destroy(
         yes=yes,
         force=force,
         where=engine,
-        local=engine_is_local,
+        verdict=verdict,
+        kind="Docker engine",
         ask=ask,
     )
     done: list[str] = []
@@ -282,7 +292,7 @@ def destroy(
 def rows_in(settings: Settings) -> str:
     """'tick_data (3 rows), ...' for the question; a database we cannot read has
     nothing to list, and the question is asked all the same."""
-    from devdb.safety import DataAtRisk, tables_with_rows
+    from devdb.rows_at_risk import DataAtRisk, tables_with_rows
 
     try:
         with connect(settings) as connection:

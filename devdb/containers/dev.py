@@ -17,6 +17,7 @@ from devdb.console import warn
 from devdb.containers import engine as containers
 from devdb.errors import DevDbError
 from devdb.images.table import ImageSpec
+from devdb.locality import database_locality
 
 if TYPE_CHECKING:
     import docker
@@ -86,7 +87,7 @@ def dev_database(settings: Settings) -> tuple[Container, Settings]:
     """
     if not settings.exact_target:
         return running_dev_container(settings, purpose="the schema is dumped inside it")
-    if not settings.is_local:
+    if not database_locality(settings).local:
         raise no_dev_container_error(settings)
     client = containers.docker_client()
     try:
@@ -193,7 +194,7 @@ def create_dev_container(
     # A remote engine's ports are not this machine's to probe; Docker reports a
     # busy one when the container starts.
     if (
-        settings.is_local
+        not settings.engine_host
         and settings.port
         and not containers.port_is_free(settings.port)
     ):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from devdb import labels
 from devdb.errors import DevDbError, first_line
 from devdb.images.table import ImageSpec
-from devdb.settings import docker_engine_host
+from devdb.locality import docker_endpoint, engine_locality, is_loopback, resolve_name
 
 if TYPE_CHECKING:
     import docker
@@ -31,33 +31,51 @@ STOP_TIMEOUT_SECONDS = 30
 
 
 def docker_client() -> docker.DockerClient:
-    """A client that has answered a ping, or a DevDbError saying how to get one."""
+    """A client that has answered a ping, or a DevDbError saying how to get one.
+
+    It talks to the endpoint ``devdb.locality.docker_endpoint`` names (DOCKER_HOST,
+    else the Docker context), the very one the guards judge: what is decided local
+    is what is reached.
+    """
     import docker
     import docker.errors
+    from docker.context import ContextAPI
+    from docker.utils import kwargs_from_env
 
-    where = os.environ.get("DOCKER_HOST") or "the default socket"
+    endpoint = docker_endpoint()
     try:
-        client = docker.from_env(timeout=30)
+        params: dict[str, Any]
+        if endpoint.context:
+            # The context's own TLS material (contexts/tls/...) comes along.
+            context = ContextAPI.get_context(endpoint.context)
+            params = {"base_url": endpoint.url}
+            if context is not None and context.TLSConfig is not None:
+                params["tls"] = context.TLSConfig
+        else:
+            # DOCKER_HOST with DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, or the socket.
+            params = dict(kwargs_from_env(environment=dict(os.environ)))
+        client = docker.DockerClient(timeout=30, **params)
         client.ping()
     except ValueError as error:  # urllib's verdict on a malformed DOCKER_HOST
         raise DevDbError(
-            f"DOCKER_HOST is not a Docker engine address: {first_line(str(error))}",
+            f"{endpoint.chosen_by} is not a Docker engine address: "
+            f"{first_line(str(error))}",
             "fix or unset DOCKER_HOST (e.g. unix:///var/run/docker.sock or "
-            "tcp://HOST:2376)",
+            "tcp://HOST:2376), or pick another context (`docker context ls`)",
         ) from None
     except docker.errors.DockerException as error:
         raise DevDbError(
-            f"the Docker daemon is not reachable at {where}: "
+            f"the Docker daemon is not reachable at {endpoint.describe()}: "
             f"{first_line(short_docker_reason(error))}",
             "start Docker (`sudo systemctl start docker`, or `sudo dockerd &`), or "
-            "point DOCKER_HOST at a running engine",
+            "point DOCKER_HOST (or the Docker context) at a running engine",
         ) from None
     return client
 
 
 def docker_engine_is_local(environ: dict[str, str] | None = None) -> bool:
-    """Whether DOCKER_HOST names this machine (a socket, or a loopback address)."""
-    return docker_engine_host(dict(os.environ if environ is None else environ)) is None
+    """Whether the engine the client talks to is on this machine (devdb.locality)."""
+    return engine_locality(environ).local
 
 
 def short_docker_reason(error: Exception) -> str:
@@ -104,8 +122,16 @@ def published_port(container: Container) -> int | None:
 
 
 def publish_address(settings: Settings) -> str:
-    """The engine-side address ports are published on (see the module docstring)."""
-    if settings.is_local:
+    """The engine-side address ports are published on (see the module docstring).
+
+    A remote engine whose database is reached through a loopback address here
+    (DEVDB_HOST=localhost: an SSH tunnel) publishes on its own loopback, which
+    only the tunnel reaches; otherwise on the address that names its machine.
+    """
+    if not settings.engine_host:
+        return "127.0.0.1"
+    addresses = resolve_name(settings.host)
+    if addresses and all(is_loopback(address) for address in addresses):
         return "127.0.0.1"
     try:
         # An IP literal passes through; a name becomes the address it has here.

@@ -32,6 +32,7 @@ FOUNDATION = frozenset(
         "files",
         "labels",
         "local_settings",
+        "locality",
         "settings",
     }
 )

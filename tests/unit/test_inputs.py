@@ -6,6 +6,7 @@ import pytest
 
 from devdb.database_url import parse_database_url
 from devdb.errors import DevDbError
+from devdb.locality import database_locality
 from devdb.settings import Settings, load_settings
 
 
@@ -35,7 +36,7 @@ def test_query_parameters_reach_the_connection() -> None:
 def test_a_socket_host_is_local_and_stays_a_socket() -> None:
     settings = settings_from_url("postgresql://u:p@/d?host=/var/run/postgresql")
     assert settings.host == "/var/run/postgresql"
-    assert settings.is_local
+    assert database_locality(settings, {}).local
     assert settings.url().query["host"] == "/var/run/postgresql"
     assert settings.url().host is None
     assert "host=/var/run/postgresql" in settings.safe_url()
@@ -152,7 +153,7 @@ def test_the_machine_lock_names_its_holder_and_gives_up(tmp_path) -> None:
 
 
 def test_which_tables_a_downgrade_sql_reaches() -> None:
-    from devdb.safety import UNBOUNDED_SQL, mentioned
+    from devdb.rows_at_risk import UNBOUNDED_SQL, mentioned
 
     sql = 'DROP INDEX idx_tick_price;\nDROP TABLE trades;\nALTER TABLE "Quotes" DROP x;'
     assert mentioned("public.trades", sql)
