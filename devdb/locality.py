@@ -41,6 +41,7 @@ class DatabaseTarget(Protocol):
 
     def libpq_parameters(self) -> dict[str, Any]: ...
 
+
 Resolver = Callable[[str], list[str]]
 DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 
