@@ -296,6 +296,15 @@ def docker_endpoint(environ: Mapping[str, str] | None = None) -> DockerEndpoint:
     return DockerEndpoint(str(host), f"Docker context '{name}'", name)
 
 
+def docker_engine_host(environ: Mapping[str, str] | None = None) -> str | None:
+    """The host of the Docker engine the client talks to when it is another
+    machine's (DOCKER_HOST, else the Docker context), else None."""
+    endpoint = docker_endpoint(environ)
+    if endpoint.host is None or endpoint.place().local:
+        return None
+    return endpoint.host
+
+
 # --- the one decision --------------------------------------------------------------
 
 

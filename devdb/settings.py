@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from devdb.database_url import SECRET_PARAMETERS, parse_database_url
 from devdb.errors import DevDbError
-from devdb.locality import docker_endpoint
+from devdb.locality import docker_engine_host
 
 # Upstream's tag archives: `<url>/<version>.tar.gz` is `git archive` of the tag.
 TIMESCALEDB_RELEASES_URL = "https://github.com/timescale/timescaledb/archive/refs/tags"
@@ -148,12 +148,16 @@ class Settings:
         return self.host if self.engine_host else "127.0.0.1"
 
     def url(self, database: str | None = None) -> URL:
-        """The SQLAlchemy URL (psycopg2 driver) of the database, or of another one."""
+        """The SQLAlchemy URL (psycopg2 driver) of the database, or of another one.
+
+        Without the secret parameters: a URL gets rendered (reprs, logs, errors).
+        """
         from sqlalchemy.engine import URL
 
         query: dict[str, list[str]] = {}
         for name, value in self.query:
-            query.setdefault(name, []).append(value)
+            if name not in SECRET_PARAMETERS:  # see secret_parameters()
+                query.setdefault(name, []).append(value)
         socket = self.host.startswith("/")
         if socket:
             # A socket directory cannot sit in the URL's host part; libpq reads
@@ -168,6 +172,11 @@ class Settings:
             database=database or self.database,
             query={k: v[0] if len(v) == 1 else tuple(v) for k, v in query.items()},
         )
+
+    def secret_parameters(self) -> dict[str, str]:
+        """The URL parameters that are secrets (sslpassword): passed to libpq
+        beside the URL (``devdb.database.connect``), never in it."""
+        return {k: v for k, v in self.query if k in SECRET_PARAMETERS}
 
     def libpq_parameters(self) -> dict[str, Any]:
         """Keyword arguments for psycopg2.connect: the URL's parts and parameters."""
@@ -203,15 +212,6 @@ class Settings:
     def with_port(self, port: int) -> Settings:
         check_port(port)
         return replace(self, port=port)
-
-
-def docker_engine_host(environ: dict[str, str]) -> str | None:
-    """The host of the Docker engine the client talks to when it is another
-    machine's (DOCKER_HOST, else the Docker context), else None."""
-    endpoint = docker_endpoint(environ)
-    if endpoint.host is None or endpoint.place().local:
-        return None
-    return endpoint.host
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

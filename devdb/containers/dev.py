@@ -222,8 +222,9 @@ def create_dev_container(
                 "POSTGRES_DB": settings.database,
                 # initdb's closing fsync of the whole new cluster is a fifth of a
                 # cold start, and guards files that hold no data yet: a host crash in
-                # the half minute before the kernel writes them back costs a
-                # `db.reset`, never a row. The server itself syncs as always.
+                # the half minute before the kernel writes them back may break the
+                # new cluster (its catalogs, which `db.reset` needs too), costing a
+                # `db.destroy` and `db.up`, never a row. The server syncs as always.
                 "POSTGRES_INITDB_ARGS": "--no-sync",
             },
             labels={**common, labels.CONFIG: config.as_label()},

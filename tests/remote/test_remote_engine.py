@@ -16,7 +16,8 @@ import pytest
 
 from devdb import lifecycle, status
 from devdb.containers import engine as containers
-from devdb.settings import docker_engine_host, load_settings
+from devdb.locality import docker_engine_host
+from devdb.settings import load_settings
 
 
 @pytest.fixture

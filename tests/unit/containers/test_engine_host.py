@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devdb.settings import docker_engine_host, load_settings
+from devdb.locality import docker_engine_host
+from devdb.settings import load_settings
 
 
 @pytest.mark.parametrize(
