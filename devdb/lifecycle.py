@@ -27,6 +27,8 @@ from devdb.containers.dev import (
     create_dev_container,
     dev_container,
     managed_only,
+    private_password,
+    publication_notice,
     wanted_config,
     warn_on_drift,
 )
@@ -150,6 +152,7 @@ def up(
                 client, spec, settings.image_source, mirror=settings.debian_mirror
             )
             note(f"Creating {settings.container_name} from {image_ref}")
+            settings = private_password(client, settings)
             container = create_dev_container(client, settings, spec, image_ref)
             created = started = True
         else:
@@ -167,6 +170,8 @@ def up(
             f"{container.name} publishes no port for PostgreSQL",
             "recreate it: `invoke db.up --recreate`",
         )
+    if created and settings.engine_host:
+        note(publication_notice(settings, containers.publish_address(settings), port))
     waited = readiness.wait_until_ready(
         container,
         port=port,

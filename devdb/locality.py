@@ -9,8 +9,9 @@ connects), worked out as libpq and the Docker client work out their targets:
   the ``PG*`` environment variables. Every host of a host list counts, and a
   ``hostaddr`` (where libpq really connects) beats the host name beside it;
 - the Docker engine: ``DOCKER_HOST``, else the context ``DOCKER_CONTEXT`` or the
-  Docker CLI's config names (docker-py's own context reader), else the default
-  socket. A dev database on a remote engine is not local, whatever ``DEVDB_HOST``
+  Docker CLI's config names (read where the CLI keeps it), else the default
+  socket; ``devdb.containers.engine.docker_client`` connects to this very
+  endpoint, so what is judged is what is reached. A dev database on a remote engine is not local, whatever ``DEVDB_HOST``
   says (an SSH tunnel's "localhost" still ends on the other machine).
 
 Local means a Unix socket, a loopback address (127.0.0.0/8, ::1), or a name that
@@ -220,6 +221,8 @@ class DockerEndpoint:
     url: str
     chosen_by: str  # "DOCKER_HOST", "Docker context 'x'", "the default socket"
     context: str = ""  # the context's name, when a context chose it
+    tls_dir: str = ""  # a context's ca.pem, cert.pem, key.pem
+    skip_tls_verify: bool = False
 
     @property
     def host(self) -> str | None:
@@ -276,24 +279,41 @@ def docker_endpoint(environ: Mapping[str, str] | None = None) -> DockerEndpoint:
     name = current_context_name(environ)
     if name == "default":
         return DockerEndpoint(DEFAULT_DOCKER_SOCKET, "the default socket")
-    # lazy: docker-py costs a quarter second, and only a named context needs it
-    from docker.context import ContextAPI
-    from docker.errors import DockerException
+    return context_endpoint(name, environ)
 
+
+def context_endpoint(name: str, environ: Mapping[str, str]) -> DockerEndpoint:
+    """The engine a Docker CLI context names, read where the CLI keeps it.
+
+    ``<config>/contexts/meta/<sha256 of the name>/meta.json``, its TLS files
+    under ``contexts/tls/<same>/docker``. docker-py's own reader looks beside a
+    config.json that need not exist (and then quietly takes the default socket);
+    the CLI does not, and neither does this.
+    """
+    import hashlib
+
+    config = docker_config_dir(environ)
+    key = hashlib.sha256(name.encode("utf-8")).hexdigest()
+    meta = config / "contexts" / "meta" / key / "meta.json"
     try:
-        context = ContextAPI.get_context(name)
-    except DockerException:
-        context = None
-    host = getattr(context, "Host", None) if context is not None else None
-    if not host:
+        endpoints = json.loads(meta.read_text(encoding="utf-8"))["Endpoints"]
+        docker = endpoints["docker"]
+        host = str(docker["Host"])
+    except (OSError, ValueError, KeyError, TypeError):
         raise DevDbError(
             f"the Docker context '{name}' ("
             + ("DOCKER_CONTEXT" if environ.get("DOCKER_CONTEXT") else "the current one")
-            + f" in {docker_config_dir(environ)}) does not exist or names no engine",
+            + f" in {config}) does not exist or names no engine",
             "`docker context ls` lists the contexts; `docker context use default` "
             "(or unset DOCKER_CONTEXT) goes back to this machine's engine",
-        )
-    return DockerEndpoint(str(host), f"Docker context '{name}'", name)
+        ) from None
+    return DockerEndpoint(
+        host,
+        f"Docker context '{name}'",
+        name,
+        tls_dir=str(config / "contexts" / "tls" / key / "docker"),
+        skip_tls_verify=bool(docker.get("SkipTLSVerify")),
+    )
 
 
 def docker_engine_host(environ: Mapping[str, str] | None = None) -> str | None:

@@ -11,12 +11,20 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from devdb import labels
 from devdb.errors import DevDbError, first_line
 from devdb.images.table import ImageSpec
-from devdb.locality import docker_endpoint, engine_locality, is_loopback, resolve_name
+from devdb.locality import (
+    DockerEndpoint,
+    docker_endpoint,
+    engine_locality,
+    is_loopback,
+    resolve_name,
+)
 
 if TYPE_CHECKING:
     import docker
@@ -39,22 +47,20 @@ def docker_client() -> docker.DockerClient:
     """
     import docker
     import docker.errors
-    from docker.context import ContextAPI
     from docker.utils import kwargs_from_env
 
     endpoint = docker_endpoint()
     try:
         params: dict[str, Any]
         if endpoint.context:
-            # The context's own TLS material (contexts/tls/...) comes along.
-            context = ContextAPI.get_context(endpoint.context)
-            params = {"base_url": endpoint.url}
-            if context is not None and context.TLSConfig is not None:
-                params["tls"] = context.TLSConfig
+            params = {"base_url": endpoint.url, "tls": context_tls(endpoint)}
         else:
             # DOCKER_HOST with DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, or the socket.
             params = dict(kwargs_from_env(environment=dict(os.environ)))
-        client = docker.DockerClient(timeout=30, **params)
+        with engine_ca_wins(bool(params.get("tls"))):
+            client = docker.DockerClient(timeout=30, **params)
+        if params.get("tls"):
+            client.api.trust_env = False  # see engine_ca_wins
         client.ping()
     except ValueError as error:  # urllib's verdict on a malformed DOCKER_HOST
         raise DevDbError(
@@ -71,6 +77,44 @@ def docker_client() -> docker.DockerClient:
             "point DOCKER_HOST (or the Docker context) at a running engine",
         ) from None
     return client
+
+
+def context_tls(endpoint: DockerEndpoint) -> Any:
+    """A context's TLS files as docker-py's TLSConfig (None: plain TCP or socket)."""
+    from docker.tls import TLSConfig
+
+    folder = Path(endpoint.tls_dir)
+    ca, cert, key = (folder / name for name in ("ca.pem", "cert.pem", "key.pem"))
+    if not (ca.is_file() or cert.is_file()):
+        return None
+    return TLSConfig(
+        client_cert=(str(cert), str(key)) if cert.is_file() else None,
+        ca_cert=str(ca) if ca.is_file() else None,
+        verify=not endpoint.skip_tls_verify,
+    )
+
+
+@contextlib.contextmanager
+def engine_ca_wins(tls: bool) -> Iterator[None]:
+    """Keep REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from replacing the engine's own CA.
+
+    requests lets those variables override the CA a session was given
+    (psf/requests#3829), so a machine that sets them for its proxy could not
+    verify a TLS engine at all. The client's session stops reading the
+    environment once made; this covers the version request made while making it.
+    """
+    if not tls:
+        yield
+        return
+    saved = {
+        name: os.environ.pop(name)
+        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+        if name in os.environ
+    }
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def docker_engine_is_local(environ: dict[str, str] | None = None) -> bool:
