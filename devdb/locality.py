@@ -143,10 +143,18 @@ def libpq_target(
     environment. A service nobody can find is a DevDbError: libpq would look in
     a folder compiled into it, which nothing here can read.
     """
+    from psycopg2 import ProgrammingError
     from psycopg2.extensions import make_dsn, parse_dsn
 
     given = {k: str(v) for k, v in parameters.items() if k != "password"}
-    keywords: dict[str, str] = dict(parse_dsn(make_dsn(**given)))
+    try:
+        keywords: dict[str, str] = dict(parse_dsn(make_dsn(**given)))
+    except ProgrammingError as error:
+        # libpq's own words name the parameter; no value is echoed.
+        raise DevDbError(
+            f"libpq cannot read the connection parameters: {str(error).strip()}",
+            "fix or remove that parameter in DATABASE_URL",
+        ) from None
     service = keywords.get("service") or environ.get("PGSERVICE", "")
     source = ""
     if service:

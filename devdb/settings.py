@@ -145,7 +145,10 @@ class Settings:
         "localhost" may not resolve to first; a remote one where DEVDB_HOST says
         (the engine's host, or the local end of an SSH tunnel).
         """
-        return self.host if self.engine_host else "127.0.0.1"
+        if not self.engine_host:
+            return "127.0.0.1"
+        # DATABASE_URL's host names that database, not the engine's machine.
+        return self.engine_host if self.exact_target else self.host
 
     def url(self, database: str | None = None) -> URL:
         """The SQLAlchemy URL (psycopg2 driver) of the database, or of another one.

@@ -174,15 +174,16 @@ def publish_address(settings: Settings) -> str:
     """
     if not settings.engine_host:
         return "127.0.0.1"
-    addresses = resolve_name(settings.host)
+    host = settings.engine_address
+    addresses = resolve_name(host)
     if addresses and all(is_loopback(address) for address in addresses):
         return "127.0.0.1"
     try:
         # An IP literal passes through; a name becomes the address it has here.
-        return socket.gethostbyname(settings.host)
+        return socket.gethostbyname(host)
     except OSError:
         raise DevDbError(
-            f"the Docker engine's host '{settings.host}' does not resolve here",
+            f"the Docker engine's host '{host}' does not resolve here",
             "set DEVDB_HOST to an address of the engine's machine that this one "
             "reaches",
         ) from None
