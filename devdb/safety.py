@@ -117,6 +117,14 @@ def locality_or_unknown(settings: Settings) -> Verdict:
         return Verdict(False, ())
 
 
+def downgrade_label(settings: Settings, target: str) -> str:
+    """How a downgrade to ``target`` is named in questions and refusals."""
+    check_downgrade_target(target)
+    if visibly_base(settings, target):
+        return "downgrade to base (drop every table)"
+    return f"downgrade to '{target}'"
+
+
 def guard_downgrade(
     settings: Settings,
     target: str,
@@ -133,11 +141,7 @@ def guard_downgrade(
     ``--yes`` answers for scripts, and without a terminal it refuses.
     """
     check_downgrade_target(target)
-    label = action or (
-        "downgrade to base (drop every table)"
-        if visibly_base(settings, target)
-        else f"downgrade to '{target}'"
-    )
+    label = action or downgrade_label(settings, target)
     verdict = locality_or_unknown(settings) if force else database_locality(settings)
     refuse_non_local(settings, label, force=force, verdict=verdict)
     risk = data_at_risk(settings, target)

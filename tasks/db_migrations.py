@@ -102,7 +102,7 @@ def downgrade(
         )
     if steps:
         revision = f"-{whole_number(steps, '--steps', minimum=1)}"
-    target = guarded_settings(f"downgrade to '{revision}'", force=force)
+    target = guarded_settings(safety.downgrade_label(settings(), revision), force=force)
     safety.downgrade_guarded(target, revision, yes=yes, force=force)
     refresh_schema_dump(target, no_dump, after_downgrade=True)
 
