@@ -249,6 +249,11 @@ def downgrade_dev_database_past(
     """Downgrade the dev database below ``target`` when it is at ``target``."""
     try:
         _, aimed = dev_database(settings)
+    except DevDbError as error:
+        return [f"Dev database left alone ({error.message})"]
+    # Before reading its revision: another machine's is not connected to at all.
+    refuse_non_local(aimed, f"back out {target}", force=force)
+    try:
         at = migrations.current(aimed)
     except DevDbError as error:
         return [f"Dev database left alone ({error.message})"]
