@@ -24,7 +24,8 @@ def connection_error(
         # A maintenance connection (db.reset drops and re-creates from there).
         return DevDbError(
             f"the maintenance database '{database}' does not exist at {where}",
-            f"create it on that server (`CREATE DATABASE {database}`), or drop and "
+            f"create it on that server (`CREATE DATABASE {quote_identifier(database)}`), "
+            "or drop and "
             f"re-create '{settings.database}' by hand",
         )
     if "password authentication failed" in reason:
@@ -66,7 +67,7 @@ def connect(settings: Settings, database: str | None = None) -> Iterator[Connect
     engine = create_engine(
         settings.url(database),
         poolclass=pool.NullPool,
-        connect_args={"connect_timeout": 5, "application_name": "devdb"},
+        connect_args=connect_arguments(settings),
     )
     try:
         try:
@@ -79,6 +80,29 @@ def connect(settings: Settings, database: str | None = None) -> Iterator[Connect
         engine.dispose()
 
 
+# What a connection gets unless DATABASE_URL says otherwise: its own
+# connect_timeout (a slow link) or application_name is kept.
+CONNECT_DEFAULTS = {"connect_timeout": "5", "application_name": "devdb"}
+
+
+def connect_arguments(settings: Settings) -> dict[str, str]:
+    """libpq keywords beside the URL: the defaults DATABASE_URL does not set, and
+    the secret parameters (sslpassword), which the URL never carries so that no
+    rendering of it can show them."""
+    given = dict(settings.query)
+    return {
+        **{k: v for k, v in CONNECT_DEFAULTS.items() if k not in given},
+        **settings.secret_parameters(),
+    }
+
+
 def quote_identifier(name: str) -> str:
     """A PostgreSQL identifier in double quotes (embedded quotes doubled)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def dbname_conninfo(name: str) -> str:
+    """``dbname='...'`` for psql's -d or pg_dump's --dbname: a bare name holding
+    '=' would be read as a connection string, and one with a space or a quote
+    must reach the server whole (libpq's quoting: \\ and \' inside quotes)."""
+    return "dbname='" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devdb.containers.engine import exec_in
+from devdb.database import dbname_conninfo
 from devdb.errors import DevDbError
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def psql(
             "-U",
             user,
             "-d",
-            database,
+            dbname_conninfo(database),
             "-c",
             sql,
         ],
@@ -73,14 +74,23 @@ def connectable_databases(container: Container, user: str) -> list[str]:
         container,
         user,
         "postgres",
-        "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname",
+        # One name per line, quoted as a literal: a name may hold a space.
+        "SELECT quote_literal(datname) FROM pg_database WHERE datallowconn"
+        " ORDER BY datname",
     )
     if code != 0:
         raise DevDbError(
             f"could not list the databases: {err.strip() or f'exit {code}'}",
             "check the server is up (`invoke db.status`) and its log (`invoke db.logs`)",
         )
-    return out.split()
+    return [literal_value(line) for line in out.splitlines() if line]
+
+
+def literal_value(literal: str) -> str:
+    """The text of a quote_literal() result ('it''s' -> it's; E'a\\b' -> a\b)."""
+    if literal.startswith("E'"):
+        return literal[2:-1].replace("''", "'").replace("\\\\", "\\")
+    return literal[1:-1].replace("''", "'")
 
 
 def update_extension(container: Container, user: str) -> list[ExtensionUpdate]:

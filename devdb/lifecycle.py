@@ -27,6 +27,8 @@ from devdb.containers.dev import (
     create_dev_container,
     dev_container,
     managed_only,
+    private_password,
+    publication_notice,
     wanted_config,
     warn_on_drift,
 )
@@ -34,10 +36,10 @@ from devdb.database import connect, quote_identifier
 from devdb.errors import DevDbError
 from devdb.images import table as images
 from devdb.images.fetch import ensure_image
+from devdb.locality import Verdict, docker_endpoint, engine_locality
 from devdb.safety import confirm_destructive, refuse_non_local
 from devdb.schema import migrations
-from devdb.schema.journal import source_digest
-from devdb.schema.revisions import quick_heads
+from devdb.schema.revisions import at_head_quickly
 from devdb.team.switch import foreign_error, foreign_revisions_in
 
 if TYPE_CHECKING:
@@ -154,6 +156,7 @@ def up(
                 client, spec, settings.image_source, mirror=settings.debian_mirror
             )
             note(f"Creating {settings.container_name} from {image_ref}")
+            settings = private_password(client, settings)
             container = create_dev_container(client, settings, spec, image_ref)
             created = started = True
         else:
@@ -171,6 +174,8 @@ def up(
             f"{container.name} publishes no port for PostgreSQL",
             "recreate it: `invoke db.up --recreate`",
         )
+    if created and settings.engine_host:
+        note(publication_notice(settings, containers.publish_address(settings), port))
     waited = readiness.wait_until_ready(
         container,
         port=port,
@@ -194,50 +199,6 @@ def up(
     return UpResult(
         str(container.id), created, started, port, waited, applied, held_back
     )
-
-
-def at_head_quickly(settings: Settings) -> bool:
-    """True when the database is certainly at head; False means "ask Alembic"."""
-    import psycopg2  # lazy: only this path needs it, and only past the quick check
-
-    heads = quick_heads(settings.script_location / "versions")
-    if heads is None:
-        return False
-    try:
-        connection = psycopg2.connect(
-            **{
-                "connect_timeout": 5,
-                "application_name": "devdb",
-                # sslmode and the other URL parameters hold here too
-                **settings.libpq_parameters(),
-            }
-        )
-    except psycopg2.Error:
-        return False
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT version_num FROM alembic_version")
-            current = {row[0] for row in cursor.fetchall()}
-            if current != heads:
-                return False
-            # At head by id; by file too? (after a branch switch the ids match)
-            cursor.execute(
-                "SELECT to_regclass('devdb_journal.applied_revisions') IS NOT NULL"
-            )
-            fetched = cursor.fetchone()
-            if fetched is None or not fetched[0]:
-                return True  # no journal: applied before one was kept
-            cursor.execute("SELECT sha256 FROM devdb_journal.applied_revisions")
-            recorded = {row[0] for row in cursor.fetchall()}
-    except psycopg2.Error:
-        return False  # no alembic_version yet: a fresh database
-    finally:
-        connection.close()
-    here = {
-        source_digest(path.read_text(encoding="utf-8"))
-        for path in (settings.script_location / "versions").glob("*.py")
-    }
-    return recorded <= here
 
 
 def down(settings: Settings) -> str:
@@ -264,11 +225,19 @@ def destroy(
     import docker.errors
 
     managed_only(settings, "destroy")
-    engine = os.environ.get("DOCKER_HOST") or "this machine's Docker"
     action = f"delete {settings.container_name} and every row in {settings.volume_name}"
-    engine_is_local = containers.docker_engine_is_local()
     # Before talking to the engine: another machine's is refused without --force.
-    refuse_non_local(settings, action, force=force, where=engine, local=engine_is_local)
+    endpoint = docker_endpoint()
+    engine = f"the Docker engine at {endpoint.describe()}"
+    verdict = engine_locality() if not force else Verdict(endpoint.host is None, ())
+    refuse_non_local(
+        settings,
+        action,
+        force=force,
+        where=engine,
+        verdict=verdict,
+        kind="Docker engine",
+    )
     client = containers.docker_client()
     container = dev_container(client, settings)
     try:
@@ -294,7 +263,8 @@ def destroy(
         yes=yes,
         force=force,
         where=engine,
-        local=engine_is_local,
+        verdict=verdict,
+        kind="Docker engine",
         ask=ask,
     )
     done: list[str] = []
@@ -311,7 +281,7 @@ def destroy(
 def rows_in(settings: Settings) -> str:
     """'tick_data (3 rows), ...' for the question; a database we cannot read has
     nothing to list, and the question is asked all the same."""
-    from devdb.safety import DataAtRisk, tables_with_rows
+    from devdb.rows_at_risk import DataAtRisk, tables_with_rows
 
     try:
         with connect(settings) as connection:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from devdb.settings import Settings, read_toml_values
@@ -31,11 +33,28 @@ def remember_local_choices(settings: Settings) -> list[str]:
         merged.pop(name, None)  # back to the project's default: nothing to remember
     if merged == local:
         return []
-    lines = ["# This machine's choices (written by scripts/onboard.sh).", "[devdb]"]
-    for name, value in merged.items():
-        lines.append(f"{name} = {_toml_value(value)}")
-    local_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_local_settings(local_path, merged)
     return sorted(name for name in merged if merged.get(name) != local.get(name))
+
+
+def remember_password(settings: Settings, password: str) -> Path:
+    """Keep ``password`` in devdb.local.toml (mode 0600); return the file's path."""
+    local_path = settings.project_root / "devdb.local.toml"
+    merged = {**read_toml_values(local_path), "password": password}
+    write_local_settings(local_path, merged)
+    return local_path
+
+
+def write_local_settings(path: Path, values: dict[str, Any]) -> None:
+    """The file, rewritten whole, readable by its owner only: it may hold a
+    password (a remote engine's dev database gets a random one)."""
+    lines = ["# This machine's choices (written by the devdb toolkit).", "[devdb]"]
+    for name, value in values.items():
+        lines.append(f"{name} = {_toml_value(value)}")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write("\n".join(lines) + "\n")
 
 
 def _toml_value(value: Any) -> str:

@@ -1,29 +1,35 @@
 """The destructive-operation guard: ask first, and never touch a remote by accident.
 
 Every task that can lose data goes through here: `db.downgrade` and `db.redo`
-(``guard_downgrade``), `db.reset` and `db.destroy` (``confirm_destructive``),
-`db.stamp` (``refuse_non_local``). The non-local refusal is decided from the
-settings alone, before any connection; what a downgrade would lose is measured
-on the database (``data_at_risk``) and said in the question or the refusal.
+(``guard_downgrade``), `db.reset`, `db.destroy`, `db.seed` and `db.backout`
+(``confirm_destructive``), `db.stamp` (``refuse_non_local``). Whether the target
+is this machine is ``devdb.locality``'s one decision, from where libpq and the
+Docker client really go, made before anything connects; what a downgrade would
+lose is measured on the database (``devdb.rows_at_risk``) and said in the
+question or the refusal.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from devdb.errors import DevDbError
+from devdb.locality import Verdict, database_locality
+from devdb.rows_at_risk import (
+    DataAtRisk,
+    check_downgrade_target,
+    data_at_risk,
+    visibly_base,
+)
 from devdb.schema import migrations
-from devdb.schema.revisions import script_directory
 
 if TYPE_CHECKING:
-    from alembic.script import Script
-    from sqlalchemy.engine import Connection
-
     from devdb.settings import Settings
+
+# A target that is a file on this machine (db.backout's revision file).
+THIS_MACHINE = Verdict(True, ())
 
 
 def ask_on_terminal(question: str) -> bool:
@@ -40,21 +46,27 @@ def refuse_non_local(
     *,
     force: bool,
     where: str | None = None,
-    local: bool | None = None,
+    verdict: Verdict | None = None,
+    kind: str = "database",
 ) -> None:
     """Refuse ``action`` on a database (or engine) that is not on this machine.
 
-    Decided from the settings alone, before any connection: a shared or managed
+    Decided before any connection (``devdb.locality``): a shared or managed
     database is never reached by a destructive task that was not told ``--force``.
+    The refusal names where the connection would really have gone.
     """
-    where = where or settings.safe_url()
-    local = settings.is_local if local is None else local
-    if not local and not force:
-        raise DevDbError(
-            f"refusing to {action} on {where}: it is not a local database",
-            "if you really mean that one, run again with --force "
-            "(and --yes to skip the question)",
-        )
+    if force:
+        return
+    verdict = verdict or database_locality(settings)
+    if verdict.local:
+        return
+    why = verdict.why()
+    raise DevDbError(
+        f"refusing to {action} on {where or settings.safe_url()}: it is not a "
+        f"local {kind} (it goes to {verdict.where()}{f'; {why}' if why else ''})",
+        "if you really mean that one, run again with --force "
+        "(and --yes to skip the question)",
+    )
 
 
 def confirm_destructive(
@@ -66,18 +78,21 @@ def confirm_destructive(
     ask: Callable[[str], bool] | None = None,
     interactive: bool | None = None,
     where: str | None = None,
-    local: bool | None = None,
+    verdict: Verdict | None = None,
+    kind: str = "database",
 ) -> None:
     """Return when ``action`` may go ahead; raise DevDbError when it may not.
 
     A non-local target needs ``force`` whatever else is said: ``--yes`` is typed out
     of habit, ``--force`` only on purpose. Then ``yes`` skips the question; without
     it we ask, and with no terminal to ask on we refuse rather than hang or guess.
-    ``where``/``local`` describe the target when it is not the database itself
+    ``where``/``verdict`` describe the target when it is not the database itself
     (``db.destroy`` deletes a container on a Docker engine). Nothing here connects.
     """
     where = where or settings.safe_url()
-    refuse_non_local(settings, action, force=force, where=where, local=local)
+    refuse_non_local(
+        settings, action, force=force, where=where, verdict=verdict, kind=kind
+    )
     if yes:
         return
     if interactive is None:
@@ -94,226 +109,20 @@ def confirm_destructive(
         )
 
 
-RELATIVE_DOWNGRADE = re.compile(r"(?P<anchor>[^+@]*?)-(?P<steps>\d+)")
-# Schemas whose tables belong to PostgreSQL or TimescaleDB, not to the project: a
-# hypertable's rows are counted on the hypertable itself, not on its chunks.
-# The toolkit's own journal of applied revision files (devdb.schema.journal) is
-# kept in step by every migration, never lost by one.
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "devdb_journal")
-SYSTEM_SCHEMA_PREFIXES = ("_timescaledb", "timescaledb_", "pg_temp", "pg_toast_temp")
-# Counting stops here: enough to say "a lot", without scanning a big table whole.
-ROW_COUNT_CAP = 1_000_000
-# Downgrade SQL that can lose rows in tables it does not name: every table counts.
-UNBOUNDED_SQL = re.compile(
-    r"\b(CASCADE|DROP\s+SCHEMA|DROP\s+OWNED|DROP\s+EXTENSION|EXECUTE|DO)\b",
-    re.IGNORECASE,
-)
-
-
-def check_downgrade_target(target: str) -> None:
-    """Refuse targets whose landing place the guard could not work out."""
-    if "@" in target or "+" in target:
-        raise DevDbError(
-            f"db.downgrade does not take the target '{target}'",
-            "name a revision id, 'base', or a relative target such as -1 or 001-1",
-        )
-
-
-def lands_on_base(settings: Settings, target: str) -> bool:
-    """Whether downgrading to ``target`` would undo every revision.
-
-    Alembic accepts 'base', a revision id, and relative targets: '-2' (from the
-    database's revision), '001-1', 'head-1', 'heads-1'. Each relative one is walked
-    down the revision files here, so none slips past the guard. Branch ('x@-1') and
-    '+N' targets are refused: the guard could not tell where they land. Only a bare
-    '-N' needs the database (its revision is the anchor).
-    """
-    if target == "base":
-        return True
-    check_downgrade_target(target)
-    relative = RELATIVE_DOWNGRADE.fullmatch(target)
-    if relative is None:
-        return False  # an absolute revision id: Alembic checks it exists
-    script = script_directory(settings.script_location)
-    anchor = relative.group("anchor")
-    if anchor in ("head", "heads"):
-        start: str | None = script.get_current_head()
-    elif anchor:
-        start = anchor
-    else:
-        revisions = migrations.current(settings)
-        start = revisions[0] if revisions else None
-    from alembic.util import CommandError  # lazy: see devdb.schema.revisions
-
-    for _ in range(int(relative.group("steps"))):
-        if start is None:
-            return True
-        try:
-            below = script.get_revision(start)
-        except CommandError:
-            return False  # an unknown anchor: the downgrade itself reports it
-        if below is None:
-            return True
-        # A merge has no single step down: treated as reaching base, so it asks.
-        start = below.down_revision if isinstance(below.down_revision, str) else None
-    return start is None
-
-
-def visibly_base(settings: Settings, target: str) -> bool:
-    """Whether the revision files alone show ``target`` reaches base ('base',
-    '001-1', 'head-1'); only words a refusal given before connecting."""
-    relative = RELATIVE_DOWNGRADE.fullmatch(target)
-    if target == "base" or (relative is not None and relative.group("anchor")):
-        return lands_on_base(settings, target)
-    return False
-
-
-@dataclass(frozen=True)
-class DataAtRisk:
-    """What a downgrade would undo, and the rows it would take with it."""
-
-    undone: tuple[str, ...]
-    # (schema.table, rows) for tables holding rows the undone revisions may drop;
-    # rows == ROW_COUNT_CAP means "at least that many".
-    tables: tuple[tuple[str, int], ...]
-    to_base: bool
-
-    def describe(self) -> str:
-        shown = ", ".join(
-            f"{name} ({'over ' if rows >= ROW_COUNT_CAP else ''}{rows} "
-            f"row{'' if rows == 1 else 's'})"
-            for name, rows in self.tables
-        )
-        return shown or "no rows"
-
-
-def tables_with_rows(connection: Connection) -> dict[str, int]:
-    """Every user table that holds rows, with its row count (capped)."""
-    from sqlalchemy import text
-
-    from devdb.database import quote_identifier
-
-    names = connection.execute(
-        text(
-            "SELECT n.nspname, c.relname FROM pg_class c"
-            "  JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.relkind IN ('r', 'p', 'm')"
-            "   AND NOT c.relispartition"
-            "   AND c.relname <> 'alembic_version'"
-            " ORDER BY 1, 2"
-        )
-    ).all()
-    counts: dict[str, int] = {}
-    for schema, table in names:
-        if schema in SYSTEM_SCHEMAS or schema.startswith(SYSTEM_SCHEMA_PREFIXES):
-            continue
-        qualified = f"{quote_identifier(schema)}.{quote_identifier(table)}"
-        rows = connection.execute(
-            text(
-                f"SELECT count(*) FROM (SELECT 1 FROM {qualified}"
-                f" LIMIT {ROW_COUNT_CAP}) AS capped"
-            )
-        ).scalar_one()
-        if rows:
-            counts[f"{schema}.{table}"] = int(rows)
-    connection.commit()
-    return counts
-
-
-def downgrade_sql(undone: list[Script]) -> str | None:
-    """The SQL the undone revisions' downgrade() would run, or None if unknown.
-
-    Each revision's downgrade() runs against Alembic's offline (as-SQL) context, as
-    `alembic downgrade --sql` would, so nothing touches the database. A revision that
-    needs a live connection (op.get_bind()) cannot be rendered: None.
-    """
-    import io
-
-    from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
-
-    buffer = io.StringIO()
-    context = MigrationContext.configure(
-        dialect_name="postgresql",
-        opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True},
-    )
+def locality_or_unknown(settings: Settings) -> Verdict:
+    """The verdict, or "not local" when it cannot be told (asked under --force)."""
     try:
-        with Operations.context(context):
-            for script in undone:
-                script.module.downgrade()
-    except Exception:  # any failure only means "could not tell": count every table
-        return None
-    return buffer.getvalue()
+        return database_locality(settings)
+    except DevDbError:
+        return Verdict(False, ())
 
 
-def mentioned(table: str, sql: str) -> bool:
-    """Whether the downgrade SQL names ``table`` (schema-qualified or not)."""
-    name = table.partition(".")[2]
-    return any(
-        re.search(rf"(?<![\w$]){re.escape(spelled)}(?![\w$])", sql, re.IGNORECASE)
-        for spelled in (name, f'"{name}"')
-    )
-
-
-def data_at_risk(settings: Settings, target: str) -> DataAtRisk:
-    """What downgrading the database to ``target`` would undo and which rows it
-    would put at risk.
-
-    Which tables: the undone revisions' downgrade SQL is rendered offline and every
-    table holding rows whose name it mentions counts. That follows what the SQL
-    really does (a revision adding an index drops no rows, one dropping a table
-    does) without a copy of the database. When the SQL cannot be rendered, or it
-    can reach tables it does not name (CASCADE, DROP SCHEMA / EXTENSION / OWNED,
-    dynamic SQL in DO/EXECUTE), or the target is base, every table with rows counts:
-    the guard errs towards asking.
-    """
-    from alembic.script.revision import RevisionError
-    from alembic.util import CommandError
-
-    from devdb.database import connect
-    from devdb.schema.revisions import database_revisions
-
+def downgrade_label(settings: Settings, target: str) -> str:
+    """How a downgrade to ``target`` is named in questions and refusals."""
     check_downgrade_target(target)
-    script = script_directory(settings.script_location)
-    with connect(settings) as connection:
-        current = database_revisions(connection)
-        if not current:
-            return DataAtRisk((), (), False)  # at base: nothing to undo, no rows lost
-        try:
-            undone = list(
-                script.iterate_revisions(current, target, select_for_downgrade=True)
-            )
-        except (CommandError, RevisionError) as error:
-            raise DevDbError(
-                f"cannot downgrade from {' '.join(current) or 'base'} to "
-                f"'{target}': {str(error).splitlines()[0]}",
-                "`invoke db.history` lists the revisions; `invoke db.current` shows "
-                "where the database is",
-            ) from None
-        if not undone:
-            return DataAtRisk((), (), False)
-        counts = tables_with_rows(connection)
-    remaining = {
-        below
-        for script_revision in undone
-        for below in _down_revisions(script_revision)
-    } - {r.revision for r in undone}
-    to_base = not remaining
-    sql = None if to_base else downgrade_sql(undone)
-    if sql is None or UNBOUNDED_SQL.search(sql):
-        at_risk = counts
-    else:
-        at_risk = {name: rows for name, rows in counts.items() if mentioned(name, sql)}
-    return DataAtRisk(
-        tuple(r.revision for r in undone), tuple(sorted(at_risk.items())), to_base
-    )
-
-
-def _down_revisions(script_revision: Script) -> tuple[str, ...]:
-    down = script_revision.down_revision
-    if down is None:
-        return ()
-    return (down,) if isinstance(down, str) else tuple(down)
+    if visibly_base(settings, target):
+        return "downgrade to base (drop every table)"
+    return f"downgrade to '{target}'"
 
 
 def guard_downgrade(
@@ -332,16 +141,13 @@ def guard_downgrade(
     ``--yes`` answers for scripts, and without a terminal it refuses.
     """
     check_downgrade_target(target)
-    label = action or (
-        "downgrade to base (drop every table)"
-        if visibly_base(settings, target)
-        else f"downgrade to '{target}'"
-    )
-    refuse_non_local(settings, label, force=force)
+    label = action or downgrade_label(settings, target)
+    verdict = locality_or_unknown(settings) if force else database_locality(settings)
+    refuse_non_local(settings, label, force=force, verdict=verdict)
     risk = data_at_risk(settings, target)
     if not risk.undone:
         return risk
-    if risk.tables or risk.to_base or not settings.is_local:
+    if risk.tables or risk.to_base or not verdict.local:
         undoing = ", ".join(risk.undone)
         what = (
             f"{label}: undoing {undoing} drops every table"
@@ -354,6 +160,7 @@ def guard_downgrade(
             yes=yes,
             force=force,
             ask=ask,
+            verdict=verdict,
         )
     return risk
 

@@ -4,8 +4,9 @@ Precedence, highest first:
 1. ``DATABASE_URL`` (the backend's own variable; an asyncpg URL is accepted);
 2. ``DEVDB_*`` environment variables (``DEVDB_IMAGE``, ``DEVDB_PORT``, ...);
    ``DEVDB_HOST`` is where the dev database is reached: this machine, or the
-   engine's host when DOCKER_HOST names a remote engine (tcp://, ssh://), which
-   outranks ``devdb.toml`` but not ``devdb.local.toml``;
+   engine's host when the Docker client's endpoint (DOCKER_HOST, else the Docker
+   context) is a remote engine, which outranks ``devdb.toml`` but not
+   ``devdb.local.toml``;
 3. ``devdb.local.toml`` (git-ignored: this machine's choices, e.g. what onboarding
    picked) over ``devdb.toml`` (committed: the project's defaults), table ``[devdb]``;
 4. the defaults below, which match ``backend/alembic.ini``.
@@ -26,6 +27,7 @@ from urllib.parse import quote
 
 from devdb.database_url import SECRET_PARAMETERS, parse_database_url
 from devdb.errors import DevDbError
+from devdb.locality import docker_engine_host
 
 # Upstream's tag archives: `<url>/<version>.tar.gz` is `git archive` of the tag.
 TIMESCALEDB_RELEASES_URL = "https://github.com/timescale/timescaledb/archive/refs/tags"
@@ -35,10 +37,9 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 IMAGE_SOURCES = ("auto", "official", "offline")
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     user: str = "stock"
     # Never in a repr: a traceback (pytest shows its locals) or a log line that
@@ -76,6 +77,25 @@ class Settings:
     # git-ignored .cache/devdb of the checkout (another folder times a cold build).
     build_cache: str = ""
     project_root: Path = PROJECT_ROOT
+    # The machine of a remote Docker engine (the client's endpoint: DOCKER_HOST or
+    # the Docker context); empty when the engine runs on this machine.
+    engine_host: str = ""
+
+    def __repr__(self) -> str:
+        """The dataclass's repr, with no secret in it: neither the password nor a
+        secret URL parameter (sslpassword) reaches a traceback or a log line."""
+        shown = []
+        for item in fields(self):
+            if item.name == "password":
+                continue
+            value = getattr(self, item.name)
+            if item.name == "query":
+                value = tuple(
+                    (name, "***" if name in SECRET_PARAMETERS else text)
+                    for name, text in value
+                )
+            shown.append(f"{item.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     @property
     def volume_name(self) -> str:
@@ -118,30 +138,29 @@ class Settings:
         return str((self.project_root / value).resolve())
 
     @property
-    def is_local(self) -> bool:
-        # A Unix socket directory ('/var/run/postgresql') is this machine's server.
-        return (
-            self.host in LOCAL_HOSTS
-            or self.host.startswith("127.")
-            or self.host.startswith("/")
-        )
-
-    @property
     def engine_address(self) -> str:
         """Where a port the Docker engine publishes is reached from here.
 
         A local engine publishes on IPv4 loopback (never 0.0.0.0), which
-        "localhost" may not resolve to first; a remote one on its own host.
+        "localhost" may not resolve to first; a remote one where DEVDB_HOST says
+        (the engine's host, or the local end of an SSH tunnel).
         """
-        return "127.0.0.1" if self.is_local else self.host
+        if not self.engine_host:
+            return "127.0.0.1"
+        # DATABASE_URL's host names that database, not the engine's machine.
+        return self.engine_host if self.exact_target else self.host
 
     def url(self, database: str | None = None) -> URL:
-        """The SQLAlchemy URL (psycopg2 driver) of the database, or of another one."""
+        """The SQLAlchemy URL (psycopg2 driver) of the database, or of another one.
+
+        Without the secret parameters: a URL gets rendered (reprs, logs, errors).
+        """
         from sqlalchemy.engine import URL
 
         query: dict[str, list[str]] = {}
         for name, value in self.query:
-            query.setdefault(name, []).append(value)
+            if name not in SECRET_PARAMETERS:  # see secret_parameters()
+                query.setdefault(name, []).append(value)
         socket = self.host.startswith("/")
         if socket:
             # A socket directory cannot sit in the URL's host part; libpq reads
@@ -156,6 +175,11 @@ class Settings:
             database=database or self.database,
             query={k: v[0] if len(v) == 1 else tuple(v) for k, v in query.items()},
         )
+
+    def secret_parameters(self) -> dict[str, str]:
+        """The URL parameters that are secrets (sslpassword): passed to libpq
+        beside the URL (``devdb.database.connect``), never in it."""
+        return {k: v for k, v in self.query if k in SECRET_PARAMETERS}
 
     def libpq_parameters(self) -> dict[str, Any]:
         """Keyword arguments for psycopg2.connect: the URL's parts and parameters."""
@@ -191,24 +215,6 @@ class Settings:
     def with_port(self, port: int) -> Settings:
         check_port(port)
         return replace(self, port=port)
-
-
-def docker_engine_host(environ: dict[str, str]) -> str | None:
-    """The host of a remote Docker engine DOCKER_HOST names, else None.
-
-    tcp://, ssh:// and http(s):// name a machine (user@ and :port stripped); a
-    Unix socket, a named pipe or a loopback address is this machine.
-    """
-    docker_host = environ.get("DOCKER_HOST", "").strip()
-    match = re.match(
-        r"^(?:tcp|ssh|http|https)://(?:[^@/]*@)?(\[[^\]]*\]|[^:/]*)", docker_host
-    )
-    if not match:
-        return None
-    host = match.group(1).strip("[]")
-    if host in LOCAL_HOSTS or host.startswith("127."):
-        return None
-    return host
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -282,7 +288,7 @@ def load_settings(
 ) -> Settings:
     """Read the settings, highest precedence first as the module docstring says."""
     environ = dict(os.environ if environ is None else environ)
-    derived = ("project_root", "exact_target", "query")
+    derived = ("project_root", "exact_target", "query", "engine_host")
     known = {f.name: f for f in fields(Settings) if f.name not in derived}
     # Each value with where it came from, so an error names the file or variable;
     # every source is checked, not only the one that wins.
@@ -300,9 +306,16 @@ def load_settings(
     # With a remote engine the dev container's port is on the engine's host, not
     # here: that host outranks the project's committed "localhost", and this
     # machine's file or DEVDB_HOST outrank it.
-    engine_host = docker_engine_host(environ)
+    database_url = environ.get("DATABASE_URL", "").strip()
+    try:
+        engine_host = docker_engine_host(environ)
+    except DevDbError:
+        if not database_url:
+            raise
+        engine_host = None  # DATABASE_URL's database needs no engine to be found
     if engine_host:
-        layers.insert(1, {"host": (engine_host, "DOCKER_HOST")})
+        layers.insert(1, {"host": (engine_host, "the Docker engine's address")})
+        values["engine_host"] = engine_host
     for layer in layers:
         unknown = sorted(set(layer) - set(known))
         if unknown:
@@ -312,7 +325,6 @@ def load_settings(
             )
         for name, (value, source) in layer.items():
             values[name] = _coerce(name, value, types.get(name, str), source)
-    database_url = environ.get("DATABASE_URL", "").strip()
     if database_url:
         values.update(parse_database_url(database_url))
     check_container_name(str(values.get("container_name", Settings.container_name)))

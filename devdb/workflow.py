@@ -12,7 +12,12 @@ from devdb.containers.dev import dev_database
 from devdb.errors import DevDbError
 from devdb.files import shown, write_if_changed
 from devdb.images.table import reference_image
-from devdb.safety import guard_downgrade, refuse_non_local
+from devdb.safety import (
+    THIS_MACHINE,
+    confirm_destructive,
+    guard_downgrade,
+    refuse_non_local,
+)
 from devdb.schema import migrations, revisions
 from devdb.schema.checksums import drop_sum_entry
 from devdb.schema.contract import schema_at_head
@@ -188,14 +193,27 @@ def backout(
             "back out the newest revision first, one at a time",
         )
     path = Path(script.path)
-    if revisions.is_released(path, settings.project_root, settings.release_branch):
+    release = release_branch_ref(settings)
+    if revisions.is_released(path, settings.project_root, release):
         raise DevDbError(
-            f"revision {target} is released (its file is on the "
-            f"'{settings.release_branch}' branch); others may have applied it",
+            f"revision {target} is released (its file is on '{release}'); "
+            "others may have applied it",
             "undo its change in a new revision: `invoke db.revision -m ...`",
         )
+    # The file is asked about whatever the dev database's state: it may be the
+    # only copy of someone's work.
+    confirm_destructive(
+        settings,
+        f"delete {shown(path)} (revision {target}: not on '{release}')",
+        yes=yes,
+        force=force,
+        ask=ask,
+        where="this checkout",
+        verdict=THIS_MACHINE,
+    )
     below = script.down_revision if isinstance(script.down_revision, str) else None
-    done = downgrade_dev_database_past(
+    done = [f"Compared with '{release}': {target} is not released"]
+    done += downgrade_dev_database_past(
         settings, target, below, yes=yes, force=force, ask=ask
     )
     path.unlink()
@@ -209,7 +227,7 @@ def backout(
     produced, _ = schema_at_head(
         reference_image(), settings, settings.script_location, round_trip_revisions=0
     )
-    if done[0].startswith("Downgraded"):
+    if done[1].startswith("Downgraded"):
         # Say so when the downgrade left objects behind; the file gets the clean one.
         container, aimed = dev_database(settings)
         if warn_if_not_comparable(container, aimed):
@@ -235,6 +253,11 @@ def downgrade_dev_database_past(
     """Downgrade the dev database below ``target`` when it is at ``target``."""
     try:
         _, aimed = dev_database(settings)
+    except DevDbError as error:
+        return [f"Dev database left alone ({error.message})"]
+    # Before reading its revision: another machine's is not connected to at all.
+    refuse_non_local(aimed, f"back out {target}", force=force)
+    try:
         at = migrations.current(aimed)
     except DevDbError as error:
         return [f"Dev database left alone ({error.message})"]
@@ -252,3 +275,39 @@ def downgrade_dev_database_past(
     )
     migrations.downgrade(aimed, below or "base")
     return [f"Downgraded the dev database from {target} to {below or 'base'}"]
+
+
+def release_branch_ref(settings: Settings) -> str:
+    """The ref "released" is decided against: the remote's release branch, fetched
+    now, when the checkout has a remote (a local branch may be days behind);
+    else the local one. A fetch that fails is said, and the last fetched copy used.
+    """
+    import subprocess
+
+    branch = settings.release_branch
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args],
+            cwd=settings.project_root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    try:
+        remotes = git("remote").stdout.split()
+        if not remotes:
+            return branch
+        configured = git("config", f"branch.{branch}.remote").stdout.strip()
+        remote = configured if configured in remotes else remotes[0]
+        fetched = git("fetch", "--quiet", remote, branch)
+    except (OSError, subprocess.SubprocessError):
+        return branch
+    if fetched.returncode != 0:
+        reason = (fetched.stderr.strip().splitlines() or ["no reason given"])[-1]
+        warn(
+            f"`git fetch {remote} {branch}` failed ({reason}); comparing with the "
+            f"last fetched '{remote}/{branch}'"
+        )
+    return f"{remote}/{branch}"

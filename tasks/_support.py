@@ -109,3 +109,17 @@ def resolved_settings() -> Settings:
     from devdb.containers.dev import resolve
 
     return resolve(settings())
+
+
+def guarded_settings(action: str, *, force: bool) -> Settings:
+    """Settings aimed at the database, once the non-local guard let ``action`` by.
+
+    The guard comes first: the dev database's port is looked up on the Docker
+    engine, and an engine on another machine is refused before it is reached.
+    """
+    from devdb.containers.dev import resolve
+    from devdb.safety import refuse_non_local
+
+    chosen = settings()
+    refuse_non_local(chosen, action, force=force)
+    return resolve(chosen)

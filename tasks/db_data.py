@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Context, task
 
-from tasks._support import reports_errors, resolved_settings, settings
+from tasks._support import guarded_settings, reports_errors, settings
 
 
 @task(
@@ -32,7 +32,7 @@ def seed(
     from devdb.seed import load as seeding
 
     result = seeding.seed_database(
-        resolved_settings(),
+        guarded_settings("replace the seed tables' rows", force=force),
         profile=profile,
         seed=seed,
         symbols=symbols or None,

@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING
 
 from invoke import Context, task
 
-from tasks._support import reports_errors, resolved_settings, settings, whole_number
+from tasks._support import (
+    guarded_settings,
+    reports_errors,
+    resolved_settings,
+    settings,
+    whole_number,
+)
 
 if TYPE_CHECKING:
     from devdb.status import Status
@@ -101,7 +107,7 @@ def reset(
     from devdb import lifecycle
     from devdb.console import note
 
-    target = resolved_settings()
+    target = guarded_settings("drop and re-create the database", force=force)
     applied = lifecycle.reset(target, yes=yes, force=force, migrate=not no_migrate)
     if applied:
         note(f"Upgraded to head: applied {', '.join(applied)}")

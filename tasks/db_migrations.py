@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING
 
 from invoke import Context, task
 
-from tasks._support import reports_errors, resolved_settings, settings, whole_number
+from tasks._support import (
+    guarded_settings,
+    reports_errors,
+    resolved_settings,
+    settings,
+    whole_number,
+)
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -110,7 +116,7 @@ def downgrade(
         )
     if steps:
         revision = f"-{whole_number(steps, '--steps', minimum=1)}"
-    target = resolved_settings()
+    target = guarded_settings(safety.downgrade_label(settings(), revision), force=force)
     safety.downgrade_guarded(target, revision, yes=yes, force=force)
     refresh_schema_dump(target, no_dump, after_downgrade=True)
 
@@ -124,13 +130,12 @@ def downgrade(
 @reports_errors
 def stamp(c: Context, revision: str, force: bool = False) -> None:
     """Record a revision as current without running migrations (adopt a database)."""
-    from devdb import safety
     from devdb.schema import migrations
 
     # A wrong stamp makes the next upgrade or downgrade run the wrong SQL on real
     # data: on a shared database only on purpose.
-    safety.refuse_non_local(settings(), f"stamp '{revision}'", force=force)
-    migrations.stamp(resolved_settings(), revision)
+    target = guarded_settings(f"stamp '{revision}'", force=force)
+    migrations.stamp(target, revision)
 
 
 @task
@@ -169,7 +174,7 @@ def redo(
     from devdb import workflow
     from devdb.console import note
 
-    target = resolved_settings()
+    target = guarded_settings("redo the latest revision", force=force)
     note(f"Redid {workflow.redo(target, yes=yes, force=force)}")
     refresh_schema_dump(target, no_dump)
 

@@ -4,7 +4,9 @@ Where the database is, in order:
 1. a connection handed in through ``config.attributes["connection"]`` (the devdb
    toolkit and pytest-alembic do this, so their settings and this file agree);
 2. ``-x sqlalchemy.url=...`` on the alembic command line (this one run);
-3. ``DATABASE_URL`` (a ``postgresql+asyncpg://`` URL is turned into the sync form);
+3. ``DATABASE_URL``, read by the toolkit when it is installed, so every URL the
+   invoke tasks take works here too (``postgresql+asyncpg://...?ssl=require``);
+   without it turned into the sync driver's form;
 4. the toolkit's settings, when the toolkit is installed (``DEVDB_PORT``,
    ``devdb.local.toml``, ``devdb.toml``), so ``alembic upgrade head`` and
    ``invoke db.upgrade`` reach the same dev database;
@@ -42,6 +44,8 @@ from alembic.util import CommandError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from devdb.settings import Settings
+
 config = context.config
 
 # Keep the loggers of whoever called us (the toolkit, pytest) when they hand in a
@@ -63,43 +67,74 @@ LOCK_POLL_SECONDS = 0.2
 
 
 def sync_driver_url(url: str) -> str:
-    """The URL with psycopg2 named as its driver.
+    """The URL with psycopg2 named as its driver (the backend on its own).
 
     The backend's ``+asyncpg`` cannot run Alembic, and for a bare ``postgresql://``
     SQLAlchemy 2.1 picks psycopg 3, which is not installed: psycopg2-binary is.
+    asyncpg's ``ssl=`` becomes libpq's ``sslmode=``, which psycopg2 understands.
     """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
     url = url.strip()
+    asyncpg = url.startswith("postgresql+asyncpg://")
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix) :]
-    return url
+            url = "postgresql+psycopg2://" + url[len(prefix) :]
+            break
+    if not asyncpg:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url  # create_engine says it cannot be parsed, without echoing it
+    query = [
+        ("sslmode", {"true": "require", "false": "disable"}.get(v.lower(), v))
+        if k == "ssl"
+        else (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def project_settings_url() -> str | None:
-    """The dev database the toolkit's settings name, or None without the toolkit."""
+def toolkit_settings() -> Settings | None:
+    """The toolkit's settings, or None without the toolkit (the backend alone)."""
     try:
         from devdb.errors import DevDbError
         from devdb.settings import load_settings
     except ImportError:
-        return None  # the backend on its own: alembic.ini's URL applies
+        return None
     try:
-        settings = load_settings()
+        return load_settings()
     except DevDbError as error:
         raise CommandError(f"{error.message}\nTIP: {error.tip}") from None
-    return settings.url().render_as_string(hide_password=False)
 
 
 def database_url() -> str:
     """The URL to migrate when no connection is handed in (the module docstring's order)."""
+    return database_target()[0]
+
+
+def database_target() -> tuple[str, dict[str, str]]:
+    """The URL to migrate, and libpq keywords that travel beside it.
+
+    With the toolkit installed, DATABASE_URL is read by the toolkit itself, so the
+    alembic CLI takes every URL the invoke tasks take (asyncpg's ``?ssl=require``,
+    ``postgres://``, a socket directory) and passes secret parameters
+    (``sslpassword``) beside the URL, never in it.
+    """
     from_command_line = context.get_x_argument(as_dictionary=True).get("sqlalchemy.url")
+    if from_command_line:
+        return sync_driver_url(from_command_line), {}
+    settings = toolkit_settings()
+    if settings is not None:
+        url = settings.url().render_as_string(hide_password=False)
+        return str(url), dict(settings.secret_parameters())
     url = (
-        from_command_line
-        or os.environ.get("DATABASE_URL", "").strip()
-        or project_settings_url()
+        os.environ.get("DATABASE_URL", "").strip()
         or config.get_main_option("sqlalchemy.url")
         or ""
     )
-    return sync_driver_url(url)
+    return sync_driver_url(url), {}
 
 
 def is_dev_database() -> bool:
@@ -113,11 +148,11 @@ def is_dev_database() -> bool:
         return bool(said)
     if "connection" in config.attributes:
         return False  # pytest-alembic and other callers: not the dev database
-    named_elsewhere = (
-        context.get_x_argument(as_dictionary=True).get("sqlalchemy.url")
-        or os.environ.get("DATABASE_URL", "").strip()
-    )
-    return not named_elsewhere and project_settings_url() is not None
+    if context.get_x_argument(as_dictionary=True).get("sqlalchemy.url"):
+        return False
+    settings = toolkit_settings()
+    # DATABASE_URL makes the toolkit's settings an exact target: not the dev database.
+    return settings is not None and not settings.exact_target
 
 
 def version_callback() -> Callable[..., None]:
@@ -299,20 +334,12 @@ def migration_timeouts() -> tuple[str, str]:
         os.environ.get("MIGRATION_LOCK_TIMEOUT", "").strip(),
         os.environ.get("MIGRATION_STATEMENT_TIMEOUT", "").strip(),
     )
-    try:
-        from devdb.errors import DevDbError
-        from devdb.settings import load_settings
-    except ImportError:  # the backend on its own
-        toolkit = DEFAULT_TIMEOUTS
-    else:
-        try:
-            settings = load_settings()
-        except DevDbError as error:
-            raise CommandError(f"{error.message}\nTIP: {error.tip}") from None
-        toolkit = (
-            settings.migration_lock_timeout,
-            settings.migration_statement_timeout,
-        )
+    settings = toolkit_settings()
+    toolkit = (
+        DEFAULT_TIMEOUTS  # the backend on its own
+        if settings is None
+        else (settings.migration_lock_timeout, settings.migration_statement_timeout)
+    )
     return (from_environment[0] or toolkit[0], from_environment[1] or toolkit[1])
 
 
@@ -395,13 +422,13 @@ def run_migrations_online() -> None:
         return
 
     from sqlalchemy import create_engine, pool
-    from sqlalchemy.exc import ArgumentError, OperationalError
+    from sqlalchemy.exc import ArgumentError, DBAPIError
 
-    url = database_url()
+    url, beside = database_target()
     refuse_unencoded_at(url)
     try:
         # The URL itself may hold a password: the messages describe it, never echo it.
-        connectable = create_engine(url, poolclass=pool.NullPool)
+        connectable = create_engine(url, poolclass=pool.NullPool, connect_args=beside)
         where = f"{connectable.url.host}:{connectable.url.port or 5432}"
     except (ArgumentError, ValueError):
         raise CommandError(
@@ -411,7 +438,7 @@ def run_migrations_online() -> None:
         ) from None
     try:
         connection = connectable.connect()
-    except OperationalError as error:
+    except DBAPIError as error:
         reason = str(error.orig).strip().splitlines()
         raise CommandError(
             f"could not connect to the database at {where}: "

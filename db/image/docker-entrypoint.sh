@@ -179,6 +179,7 @@ with_user_name() {
 # The cluster initdb made at build time with the image's defaults (the Dockerfile),
 # archived: user postgres, no password, the image's locale, TZ=UTC.
 CLUSTER_TEMPLATE=/usr/local/share/devdb/cluster.tar.zst
+CLUSTER_IDENTITY=/usr/local/lib/devdb/new-cluster-identity
 BOOTSTRAP_SUPERUSER_OID=10
 
 can_copy_cluster_template() {
@@ -247,6 +248,11 @@ init_database_directory() {
 	if can_copy_cluster_template; then
 		log "initialising $PGDATA for user $POSTGRES_USER (a copy of the cluster initdb made when the image was built)"
 		tar -C "$PGDATA" --zstd -xpf "$CLUSTER_TEMPLATE"
+		# What initdb draws for every cluster: a system identifier and a
+		# mock-authentication nonce of its own, not the image's.
+		"$CLUSTER_IDENTITY" "$PGDATA" ||
+			fail "could not give the copied cluster in $PGDATA an identity of its own" \
+				'remove the volume and start again; set POSTGRES_INITDB_ARGS (e.g. -E UTF8) to have initdb make the cluster instead'
 		# initdb's last step, unless told --no-sync: the new files reach the disk.
 		if [ -z "$POSTGRES_INITDB_ARGS" ]; then sync -f "$PGDATA"; fi
 		add_adoption_statements

@@ -9,20 +9,21 @@ docker-compose database, say) and migrate or reset that.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from devdb import labels
-from devdb.console import warn
+from devdb.console import note, warn
 from devdb.containers import engine as containers
 from devdb.errors import DevDbError
 from devdb.images.table import ImageSpec
+from devdb.locality import database_locality
+from devdb.settings import Settings
 
 if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
-
-    from devdb.settings import Settings
 
 
 def dev_container(client: docker.DockerClient, settings: Settings) -> Container | None:
@@ -86,7 +87,7 @@ def dev_database(settings: Settings) -> tuple[Container, Settings]:
     """
     if not settings.exact_target:
         return running_dev_container(settings, purpose="the schema is dumped inside it")
-    if not settings.is_local:
+    if not database_locality(settings).local:
         raise no_dev_container_error(settings)
     client = containers.docker_client()
     try:
@@ -193,7 +194,7 @@ def create_dev_container(
     # A remote engine's ports are not this machine's to probe; Docker reports a
     # busy one when the container starts.
     if (
-        settings.is_local
+        not settings.engine_host
         and settings.port
         and not containers.port_is_free(settings.port)
     ):
@@ -221,8 +222,9 @@ def create_dev_container(
                 "POSTGRES_DB": settings.database,
                 # initdb's closing fsync of the whole new cluster is a fifth of a
                 # cold start, and guards files that hold no data yet: a host crash in
-                # the half minute before the kernel writes them back costs a
-                # `db.reset`, never a row. The server itself syncs as always.
+                # the half minute before the kernel writes them back may break the
+                # new cluster (its catalogs, which `db.reset` needs too), costing a
+                # `db.destroy` and `db.up`, never a row. The server syncs as always.
                 "POSTGRES_INITDB_ARGS": "--no-sync",
             },
             labels={**common, labels.CONFIG: config.as_label()},
@@ -249,3 +251,54 @@ def create_dev_container(
         )  # a container that never ran holds nothing
         raise
     return container
+
+
+def private_password(client: docker.DockerClient, settings: Settings) -> Settings:
+    """Settings with a random password when a remote engine would otherwise
+    publish a new dev database with the project's well-known one.
+
+    A remote engine publishes on its machine's address (or its loopback, for an
+    SSH tunnel): a known password there is anyone's database. The random one is
+    kept in devdb.local.toml (mode 0600) for every later task. A volume that
+    exists keeps the password its cluster was made with.
+    """
+    import docker.errors
+
+    from devdb.local_settings import remember_password
+    from devdb.settings import read_toml_values
+
+    project = read_toml_values(settings.project_root / "devdb.toml")
+    known = project.get("password", Settings.password)
+    if not settings.engine_host or settings.password != known:
+        return settings
+    try:
+        client.volumes.get(settings.volume_name)
+        return settings
+    except docker.errors.NotFound:
+        pass
+    password = secrets.token_urlsafe(24)
+    path = remember_password(settings, password)
+    note(
+        f"The Docker engine is another machine's ({settings.engine_host}): the dev "
+        f"database gets a random password, saved in {path} (mode 0600)"
+    )
+    return replace(settings, password=password)
+
+
+def publication_notice(settings: Settings, address: str, port: int) -> str:
+    """Where a remote engine published the dev database, and the narrower way."""
+    engine = settings.engine_host
+    if address == "127.0.0.1":
+        return (
+            f"The dev database is published on {engine}'s loopback, "
+            f"127.0.0.1:{port}, which only that machine reaches: keep a tunnel "
+            f"open while you work, `ssh -N -L {port}:127.0.0.1:{port} {engine}`"
+        )
+    return (
+        f"The dev database is published on {address}:{port}, {engine}'s network "
+        "address: whoever reaches it may try its password (random, in "
+        "devdb.local.toml). To reach it through an SSH tunnel instead: "
+        "`DEVDB_HOST=localhost invoke db.up --recreate` (it then publishes on "
+        f"{engine}'s loopback only), then `ssh -N -L {port}:127.0.0.1:{port} "
+        f"{engine}`"
+    )

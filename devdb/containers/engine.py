@@ -11,12 +11,20 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from devdb import labels
 from devdb.errors import DevDbError, first_line
 from devdb.images.table import ImageSpec
-from devdb.settings import docker_engine_host
+from devdb.locality import (
+    DockerEndpoint,
+    docker_endpoint,
+    engine_locality,
+    is_loopback,
+    resolve_name,
+)
 
 if TYPE_CHECKING:
     import docker
@@ -31,33 +39,87 @@ STOP_TIMEOUT_SECONDS = 30
 
 
 def docker_client() -> docker.DockerClient:
-    """A client that has answered a ping, or a DevDbError saying how to get one."""
+    """A client that has answered a ping, or a DevDbError saying how to get one.
+
+    It talks to the endpoint ``devdb.locality.docker_endpoint`` names (DOCKER_HOST,
+    else the Docker context), the very one the guards judge: what is decided local
+    is what is reached.
+    """
     import docker
     import docker.errors
+    from docker.utils import kwargs_from_env
 
-    where = os.environ.get("DOCKER_HOST") or "the default socket"
+    endpoint = docker_endpoint()
     try:
-        client = docker.from_env(timeout=30)
+        params: dict[str, Any]
+        if endpoint.context:
+            params = {"base_url": endpoint.url, "tls": context_tls(endpoint)}
+        else:
+            # DOCKER_HOST with DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, or the socket.
+            params = dict(kwargs_from_env(environment=dict(os.environ)))
+        with engine_ca_wins(bool(params.get("tls"))):
+            client = docker.DockerClient(timeout=30, **params)
+        if params.get("tls"):
+            client.api.trust_env = False  # see engine_ca_wins
         client.ping()
     except ValueError as error:  # urllib's verdict on a malformed DOCKER_HOST
         raise DevDbError(
-            f"DOCKER_HOST is not a Docker engine address: {first_line(str(error))}",
+            f"{endpoint.chosen_by} is not a Docker engine address: "
+            f"{first_line(str(error))}",
             "fix or unset DOCKER_HOST (e.g. unix:///var/run/docker.sock or "
-            "tcp://HOST:2376)",
+            "tcp://HOST:2376), or pick another context (`docker context ls`)",
         ) from None
     except docker.errors.DockerException as error:
         raise DevDbError(
-            f"the Docker daemon is not reachable at {where}: "
+            f"the Docker daemon is not reachable at {endpoint.describe()}: "
             f"{first_line(short_docker_reason(error))}",
             "start Docker (`sudo systemctl start docker`, or `sudo dockerd &`), or "
-            "point DOCKER_HOST at a running engine",
+            "point DOCKER_HOST (or the Docker context) at a running engine",
         ) from None
     return client
 
 
+def context_tls(endpoint: DockerEndpoint) -> Any:
+    """A context's TLS files as docker-py's TLSConfig (None: plain TCP or socket)."""
+    from docker.tls import TLSConfig
+
+    folder = Path(endpoint.tls_dir)
+    ca, cert, key = (folder / name for name in ("ca.pem", "cert.pem", "key.pem"))
+    if not (ca.is_file() or cert.is_file()):
+        return None
+    return TLSConfig(
+        client_cert=(str(cert), str(key)) if cert.is_file() else None,
+        ca_cert=str(ca) if ca.is_file() else None,
+        verify=not endpoint.skip_tls_verify,
+    )
+
+
+@contextlib.contextmanager
+def engine_ca_wins(tls: bool) -> Iterator[None]:
+    """Keep REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from replacing the engine's own CA.
+
+    requests lets those variables override the CA a session was given
+    (psf/requests#3829), so a machine that sets them for its proxy could not
+    verify a TLS engine at all. The client's session stops reading the
+    environment once made; this covers the version request made while making it.
+    """
+    if not tls:
+        yield
+        return
+    saved = {
+        name: os.environ.pop(name)
+        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+        if name in os.environ
+    }
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 def docker_engine_is_local(environ: dict[str, str] | None = None) -> bool:
-    """Whether DOCKER_HOST names this machine (a socket, or a loopback address)."""
-    return docker_engine_host(dict(os.environ if environ is None else environ)) is None
+    """Whether the engine the client talks to is on this machine (devdb.locality)."""
+    return engine_locality(environ).local
 
 
 def short_docker_reason(error: Exception) -> str:
@@ -104,15 +166,24 @@ def published_port(container: Container) -> int | None:
 
 
 def publish_address(settings: Settings) -> str:
-    """The engine-side address ports are published on (see the module docstring)."""
-    if settings.is_local:
+    """The engine-side address ports are published on (see the module docstring).
+
+    A remote engine whose database is reached through a loopback address here
+    (DEVDB_HOST=localhost: an SSH tunnel) publishes on its own loopback, which
+    only the tunnel reaches; otherwise on the address that names its machine.
+    """
+    if not settings.engine_host:
+        return "127.0.0.1"
+    host = settings.engine_address
+    addresses = resolve_name(host)
+    if addresses and all(is_loopback(address) for address in addresses):
         return "127.0.0.1"
     try:
         # An IP literal passes through; a name becomes the address it has here.
-        return socket.gethostbyname(settings.host)
+        return socket.gethostbyname(host)
     except OSError:
         raise DevDbError(
-            f"the Docker engine's host '{settings.host}' does not resolve here",
+            f"the Docker engine's host '{host}' does not resolve here",
             "set DEVDB_HOST to an address of the engine's machine that this one "
             "reaches",
         ) from None

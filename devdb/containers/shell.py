@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from devdb.containers.dev import existing_dev_container
+from devdb.database import dbname_conninfo
 from devdb.errors import DevDbError
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def psql_invocation(
         "-U",
         settings.user,
         "-d",
-        settings.database,
+        dbname_conninfo(settings.database),
     ]
     if command:
         argv += ["-v", "ON_ERROR_STOP=1", "-c", command]

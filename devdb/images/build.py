@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from devdb import labels
 from devdb.console import progress
+from devdb.images.cluster_identity import HELPER_NAME, compiled_cluster_identity
 from devdb.images.rootfs import (
     PRUNED_GLOBS,
     RUNTIME_PACKAGES,
@@ -77,7 +78,9 @@ def build_offline(
     """Build ``spec.offline``; return its reference.
 
     Rows with ``source_versions`` get TimescaleDB compiled from verified source
-    archives in a builder stage; the others Debian's packages only. Root
+    archives in a builder stage; the others Debian's packages only. Every row
+    gets the helper that gives each copied cluster its own identity, compiled
+    against its PostgreSQL (devdb.images.cluster_identity). Root
     filesystems and compiled TimescaleDB are kept in ``settings.cache_dir``, so an
     image whose parts have not changed is rebuilt in seconds.
     """
@@ -113,6 +116,7 @@ def build_offline(
             compiled_timescaledb(client, spec, archive, cache, debootstrap, mirror)
             for archive in archives
         ]
+        helper = compiled_cluster_identity(client, spec, cache, debootstrap, mirror)
         rootfs_tar, versions = runtime_made.result()
     with tempfile.TemporaryDirectory(
         prefix=f"devdb-{spec.id}-", dir="/var/tmp"
@@ -120,6 +124,7 @@ def build_offline(
         context = Path(work)
         link_or_copy(rootfs_tar, context / "rootfs.tar")
         merge_layers(compiled, context / "timescaledb.tar")
+        shutil.copy2(helper, context / HELPER_NAME)
         for name in ("Dockerfile", "docker-entrypoint.sh"):
             shutil.copy2(IMAGE_CONTEXT_DIR / name, context / name)
         with progress(f"Building image {spec.offline}") as update:

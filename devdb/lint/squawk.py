@@ -43,12 +43,38 @@ def run_squawk(sql_files: list[Path]) -> list[dict[str, object]]:
         *map(str, sql_files),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    return parse_findings(completed.returncode, completed.stdout, completed.stderr)
+
+
+# squawk's exit status: 0 when nothing was found, 1 when it reports findings;
+# anything else (2: it refused its arguments) means it did not lint at all.
+CLEAN, FOUND = 0, 1
+
+
+def parse_findings(code: int, stdout: str, stderr: str) -> list[dict[str, object]]:
+    """squawk's findings from its exit status and JSON output, or a DevDbError.
+
+    A squawk that fails must fail the lint: a silent one would pass every
+    revision with its findings left unsaid.
+    """
+    reason = (stderr.strip() or stdout.strip()).splitlines()
     try:
-        parsed = json.loads(completed.stdout or "[]")
+        parsed = json.loads(stdout) if stdout.strip() else None
     except json.JSONDecodeError:
-        reason = (completed.stderr or completed.stdout).strip().splitlines()
-        raise DevDbError(
-            f"squawk failed: {reason[0] if reason else f'exit {completed.returncode}'}",
-            "run it by hand on the revision's SQL (`invoke db.upgrade --sql`) to see why",
-        ) from None
-    return [item for item in parsed if isinstance(item, dict)]
+        parsed = None
+    findings = (
+        [item for item in parsed if isinstance(item, dict)]
+        if isinstance(parsed, list)
+        else None
+    )
+    if code == CLEAN and findings is not None and not findings:
+        return []
+    if code == FOUND and findings:
+        return findings
+    said = reason[0] if reason else "it printed nothing"
+    raise DevDbError(
+        f"squawk failed (exit status {code}): {said}",
+        "check the squawk it runs (`squawk --version`; the toolkit is tested with "
+        "the squawk-cli range in requirements.txt: `.venv/bin/pip install -r "
+        "requirements.txt`), then run `invoke db.lint` again",
+    )

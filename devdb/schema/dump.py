@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 from devdb.containers.engine import exec_in
-from devdb.database import connect
+from devdb.database import connect, dbname_conninfo
 from devdb.errors import DevDbError
 from devdb.schema.manifest import format_manifest, read_manifest
 
@@ -118,7 +118,7 @@ def pg_dump_command(settings: Settings) -> list[str]:
         "--username",
         settings.user,
         "--dbname",
-        settings.database,
+        dbname_conninfo(settings.database),
     ]
     command += [f"--exclude-schema={schema}" for schema in EXCLUDED_SCHEMAS]
     command += [f"--exclude-table={table}" for table in EXCLUDED_TABLES]

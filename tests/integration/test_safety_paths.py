@@ -60,7 +60,7 @@ def url(settings: Settings, **changes: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
+def throwaway(docker_client, test_settings, reference_spec) -> Iterator:
     """One TimescaleDB for the module; tests create their own databases in it."""
     from devdb.containers.throwaway import throwaway_database
 
@@ -68,7 +68,12 @@ def server(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
         reference_spec, client=docker_client, settings=test_settings
     ) as database:
         database.container.reload()
-        yield database.settings
+        yield database
+
+
+@pytest.fixture(scope="module")
+def server(throwaway) -> Settings:
+    return throwaway.settings
 
 
 @pytest.fixture(scope="module")
@@ -294,16 +299,12 @@ def non_local(settings: Settings, server_ip: str) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def server_ip(server: Settings, docker_client) -> str:
-    from devdb.containers import engine as containers
-
-    published = [
-        c
-        for c in docker_client.containers.list()
-        if containers.published_port(c) == server.port
-    ]
-    assert len(published) == 1
-    networks = published[0].attrs["NetworkSettings"]["Networks"]
+def server_ip(throwaway) -> str:
+    """The module's own container's bridge address: its own object, never a
+    search through every container on the machine (others come and go)."""
+    container = throwaway.container
+    container.reload()
+    networks = container.attrs["NetworkSettings"]["Networks"]
     address = next(n["IPAddress"] for n in networks.values() if n["IPAddress"])
     assert not address.startswith("127.")
     return str(address)
@@ -332,7 +333,7 @@ def test_a_non_local_address_needs_force_for_every_destructive_task(
         run_invoke(
             "db.destroy", "--yes", env=environment(DOCKER_HOST="tcp://192.0.2.9:2375")
         ),
-        "not a local database",
+        "not a local Docker engine",
     )
 
     # --force (and --yes, there is no terminal) goes ahead.

@@ -141,3 +141,32 @@ def test_columns_come_from_the_database(seed_env):
         assert "venue" in failed.stderr
     finally:
         ok(run_invoke("db.reset", "--yes", env=seed_env))
+
+
+def test_a_seed_that_fails_leaves_every_table_as_it_was(seed_env):
+    """All or nothing: the last table's COPY fails; none of the five changes."""
+    from devdb.seed.market_data import SEED_TABLES
+
+    settings = target(seed_env)
+    ok(run_invoke("db.seed", "--yes", "--symbols", "2", env=seed_env))
+    before = seed.table_checksums(settings)
+    last = SEED_TABLES[-1]
+    with connect(settings) as connection:
+        connection.exec_driver_sql(
+            "CREATE FUNCTION selftest_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$BEGIN RAISE EXCEPTION 'selftest: no rows here'; END$$"
+        )
+        connection.exec_driver_sql(
+            f"CREATE TRIGGER selftest_refuse BEFORE INSERT ON {last}"
+            " FOR EACH ROW EXECUTE FUNCTION selftest_refuse()"
+        )
+        connection.commit()
+    try:
+        with pytest.raises(Exception, match="selftest: no rows here"):
+            seed.seed_database(settings, seed=7, symbols=3, yes=True)
+        assert seed.table_checksums(settings) == before
+    finally:
+        with connect(settings) as connection:
+            connection.exec_driver_sql(f"DROP TRIGGER selftest_refuse ON {last}")
+            connection.exec_driver_sql("DROP FUNCTION selftest_refuse()")
+            connection.commit()

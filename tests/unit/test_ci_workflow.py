@@ -50,3 +50,12 @@ def test_the_workflow_builds_its_matrix_from_nox_and_runs_each_cell() -> None:
     # One aggregate job to require, failing when any cell failed or was skipped.
     assert "needs: cell\n    if: always()" in text
     assert 'test "${{ needs.cell.result }}" = success' in text
+
+
+def test_ci_runs_the_remote_engine_tests_and_always_stops_the_engine() -> None:
+    text = (PROJECT_ROOT / ".ci" / "run").read_text()
+    step = text[text.index("tests/remote against a second engine") :]
+    assert 'eval "$(scripts/second-engine.sh start)"' in step
+    assert "pytest -p no:cacheprovider tests/remote" in step
+    # The stop runs on any exit of the subshell, the tests' failure included.
+    assert step.index("trap 'scripts/second-engine.sh stop") < step.index("pytest")

@@ -164,3 +164,15 @@ def invoked_from(text: str) -> list[tuple[str, list[str]]]:
         for span in CODE_SPAN.findall(text)
         for match in INVOKE.finditer(span)
     ]
+
+
+def test_what_no_sync_can_cost_is_said_truly() -> None:
+    """--no-sync leaves the new cluster's catalogs unsynced: a crash right after
+    creation can cost the volume (db.destroy), which db.reset alone cannot mend."""
+    images = (ROOT / "docs" / "images.md").read_text(encoding="utf-8")
+    said = images[images.index("POSTGRES_INITDB_ARGS=--no-sync` for the dev") :]
+    said = " ".join(said[: said.index("never a row")].split())
+    assert "db.destroy" in said
+    assert "cost a `db.reset`" not in said
+    dev = (ROOT / "devdb" / "containers" / "dev.py").read_text(encoding="utf-8")
+    assert "`db.destroy` and `db.up`" in dev

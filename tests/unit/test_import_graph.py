@@ -32,6 +32,7 @@ FOUNDATION = frozenset(
         "files",
         "labels",
         "local_settings",
+        "locality",
         "settings",
     }
 )
@@ -217,3 +218,18 @@ def test_invoke_list_imports_nothing_heavy(heavy: str):
         check=True,
     )
     assert probe.stdout.strip() == "False"
+
+
+MAX_MODULE_LINES = 380
+MAX_TOP_LEVEL_MODULES = 20
+
+
+def test_modules_stay_readable_in_one_sitting() -> None:
+    long = {
+        str(path.relative_to(PROJECT_ROOT)): lines
+        for path in LIBRARY.rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) >= MAX_MODULE_LINES
+    }
+    assert long == {}, f"modules of {MAX_MODULE_LINES} lines or more: {long}"
+    top_level = [p for p in LIBRARY.glob("*.py") if p.name != "__init__.py"]
+    assert len(top_level) <= MAX_TOP_LEVEL_MODULES, sorted(p.name for p in top_level)

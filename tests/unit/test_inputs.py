@@ -6,6 +6,7 @@ import pytest
 
 from devdb.database_url import parse_database_url
 from devdb.errors import DevDbError
+from devdb.locality import database_locality
 from devdb.settings import Settings, load_settings
 
 
@@ -35,7 +36,7 @@ def test_query_parameters_reach_the_connection() -> None:
 def test_a_socket_host_is_local_and_stays_a_socket() -> None:
     settings = settings_from_url("postgresql://u:p@/d?host=/var/run/postgresql")
     assert settings.host == "/var/run/postgresql"
-    assert settings.is_local
+    assert database_locality(settings, {}).local
     assert settings.url().query["host"] == "/var/run/postgresql"
     assert settings.url().host is None
     assert "host=/var/run/postgresql" in settings.safe_url()
@@ -152,7 +153,7 @@ def test_the_machine_lock_names_its_holder_and_gives_up(tmp_path) -> None:
 
 
 def test_which_tables_a_downgrade_sql_reaches() -> None:
-    from devdb.safety import UNBOUNDED_SQL, mentioned
+    from devdb.rows_at_risk import UNBOUNDED_SQL, mentioned
 
     sql = 'DROP INDEX idx_tick_price;\nDROP TABLE trades;\nALTER TABLE "Quotes" DROP x;'
     assert mentioned("public.trades", sql)
@@ -163,3 +164,54 @@ def test_which_tables_a_downgrade_sql_reaches() -> None:
     for reaching in ("DROP TABLE t CASCADE", "DROP SCHEMA s", "DO $$ BEGIN END $$"):
         assert UNBOUNDED_SQL.search(reaching)
     assert not UNBOUNDED_SQL.search(sql)
+
+
+SSL_SECRET = "key-pass-" + "7c1e"
+
+
+def test_no_secret_in_a_repr_or_a_printed_url() -> None:
+    import subprocess
+    import sys
+
+    from devdb.database import connect_arguments
+    from devdb.settings import PROJECT_ROOT
+
+    raw = (
+        f"postgresql://u:pw-{SSL_SECRET}@db.example.invalid/d"
+        f"?sslmode=verify-full&sslpassword={SSL_SECRET}"
+    )
+    settings = settings_from_url(raw)
+    for shown in (
+        repr(settings),
+        settings.safe_url(),
+        str(settings.url()),
+        repr(settings.url()),
+        settings.url().render_as_string(),
+    ):
+        assert SSL_SECRET not in shown, shown
+    # The secret still reaches libpq, beside the URL rather than in it.
+    assert connect_arguments(settings)["sslpassword"] == SSL_SECRET
+    assert settings.libpq_parameters()["sslpassword"] == SSL_SECRET
+    printed = subprocess.run(
+        [sys.executable, "-m", "invoke", "db.url"],
+        cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": raw},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert "sslpassword=***" in printed.stdout
+    assert SSL_SECRET not in printed.stdout + printed.stderr
+
+
+def test_database_url_connect_timeout_is_kept() -> None:
+    from devdb.database import connect_arguments
+
+    assert connect_arguments(settings_from_url("postgresql://u:p@h/d")) == {
+        "connect_timeout": "5",
+        "application_name": "devdb",
+    }
+    own = settings_from_url("postgresql://u:p@h/d?connect_timeout=17")
+    assert "connect_timeout" not in connect_arguments(own)  # the URL's 17 stays
+    assert own.url().query["connect_timeout"] == "17"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from devdb.errors import DevDbError
+from devdb.locality import Verdict
 from devdb.safety import confirm_destructive
 from devdb.settings import Settings
 
-LOCAL = Settings()
-REMOTE = Settings(host="db.example.com", password="hunter2")
+# Named databases (DATABASE_URL), so no Docker engine takes part in the verdict.
+LOCAL = Settings(exact_target=True)
+REMOTE = Settings(host="db.example.invalid", password="hunter2", exact_target=True)
 
 
 def never_asked(question: str) -> bool:
@@ -39,7 +41,7 @@ def test_remote_with_force_still_asks():
         interactive=True,
         ask=lambda q: asked.append(q) or True,
     )
-    assert asked and "db.example.com" in asked[0] and "hunter2" not in asked[0]
+    assert asked and "db.example.invalid" in asked[0] and "hunter2" not in asked[0]
 
 
 def test_local_with_yes_does_not_ask():
@@ -80,7 +82,8 @@ def test_target_override_for_a_remote_docker_engine():
             yes=True,
             force=False,
             where="tcp://10.0.0.9:2375",
-            local=False,
+            verdict=Verdict(False, ()),
+            kind="Docker engine",
         )
     confirm_destructive(
         LOCAL,
@@ -88,5 +91,5 @@ def test_target_override_for_a_remote_docker_engine():
         yes=True,
         force=True,
         where="tcp://10.0.0.9:2375",
-        local=False,
+        verdict=Verdict(False, ()),
     )

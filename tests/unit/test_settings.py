@@ -120,21 +120,6 @@ def test_port_zero_means_any_free_port(tmp_path):
     assert load_settings({"DEVDB_PORT": "0"}, project_root=tmp_path).port == 0
 
 
-@pytest.mark.parametrize(
-    ("host", "local"),
-    [
-        ("localhost", True),
-        ("127.0.0.1", True),
-        ("127.0.1.1", True),
-        ("::1", True),
-        ("db.example.com", False),
-        ("10.0.0.5", False),
-    ],
-)
-def test_is_local(host, local):
-    assert Settings(host=host).is_local is local
-
-
 def test_onboarding_remembers_only_what_differs_from_the_project(tmp_path):
     from devdb.local_settings import remember_local_choices
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devdb.settings import docker_engine_host, load_settings
+from devdb.locality import docker_engine_host
+from devdb.settings import load_settings
 
 
 @pytest.mark.parametrize(
@@ -28,8 +29,8 @@ def test_docker_engine_host(docker_host: str, expected: str | None) -> None:
 
 
 def test_a_local_engine_keeps_loopback(tmp_path) -> None:
-    settings = load_settings({}, project_root=tmp_path)
-    assert settings.is_local
+    settings = load_settings({"HOME": str(tmp_path)}, project_root=tmp_path)
+    assert settings.engine_host == ""
     assert settings.engine_address == "127.0.0.1"
 
 
@@ -39,7 +40,7 @@ def test_a_remote_engine_is_the_default_host(tmp_path) -> None:
     )
     assert settings.host == "10.0.0.5"
     assert settings.engine_address == "10.0.0.5"
-    assert not settings.is_local
+    assert settings.engine_host == "10.0.0.5"
 
 
 def test_devdb_host_overrides_the_engine_host(tmp_path) -> None:
@@ -47,7 +48,9 @@ def test_devdb_host_overrides_the_engine_host(tmp_path) -> None:
         {"DOCKER_HOST": "ssh://ci@build-box", "DEVDB_HOST": "127.0.0.1"},
         project_root=tmp_path,
     )
+    # The local end of an SSH tunnel; the engine is still another machine's.
     assert settings.engine_address == "127.0.0.1"
+    assert settings.engine_host == "build-box"
 
 
 def test_database_url_still_wins(tmp_path) -> None:
