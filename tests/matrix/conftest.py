@@ -67,7 +67,9 @@ def server_licence(settings: Settings) -> str:
         autocommit.execute(text('CREATE DATABASE "describe_licence"'))
     try:
         with connect(settings, database="describe_licence") as connection:
-            connection.execute(text("CREATE EXTENSION timescaledb"))
+            # Created from template1, which has it on the official TimescaleDB
+            # images and the offline ones; on any other, it is created here.
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
             licence = connection.execute(text("SHOW timescaledb.license")).scalar()
     finally:
         with connect(settings, database="postgres") as connection:
