@@ -379,6 +379,10 @@ run_init_files() {
 # template1 afterwards, so it has it too.
 create_timescaledb_in_initdb_cluster() {
 	timescaledb_installed && [ -n "${CLUSTER_MADE_BY_INITDB:-}" ] || return 0
+	# The next OID where a server's first start puts it (FirstNormalObjectId): in a
+	# standalone backend the extension's objects would otherwise get OIDs of the
+	# built-in range, and pg_dump would leave them out.
+	pg_resetwal -o 16384 -D "$PGDATA" >/dev/null
 	local database
 	for database in template1 postgres; do
 		run_single_user_sql "create the timescaledb extension in $database" \

@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from test_image_contract import Docker, init_dir_with, query
 
 from devdb import labels
+from devdb.containers import engine as containers
 from devdb.images import table as images
 from devdb.images.fetch import ensure_image
 from devdb.images.table import ImageSpec
@@ -86,6 +87,15 @@ def test_a_new_cluster_has_timescaledb_in_template1_postgres_and_postgres_db(
     for database in ("template1", "postgres", "app"):
         in_database = replace(started, database=database)
         assert query(in_database, test_settings, EXTENSION_VERSION) == version, database
+    # pg_dump keeps it: the extension is the cluster's own, not a built-in object
+    # (db/schema.sql, dumped on the official image, starts with it).
+    code, dumped, errors = containers.exec_in(
+        started.container,
+        ["pg_dump", "--schema-only", "--username", "postgres", "app"],
+        {"PGPASSWORD": started.password},
+    )
+    assert code == 0, errors
+    assert "CREATE EXTENSION IF NOT EXISTS timescaledb WITH SCHEMA public;" in dumped
     if path == "init-files":
         # As in the official image, init files find the extension there already.
         seen = query(started, test_settings, "SELECT extversion FROM seen_at_init")
