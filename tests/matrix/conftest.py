@@ -45,7 +45,11 @@ def describe_server(database: ThrowawayDatabase) -> list[str]:
         f"matrix cell {database.spec.id}: image {database.image_ref}",
         f"  SELECT version(): {version}",
         f"  timescaledb extversion: {timescaledb or 'not available'}"
-        + (" (installed by revision 001)" if timescaledb else ""),
+        + (
+            " (what a new database gets, or revision 001 installs)"
+            if timescaledb
+            else ""
+        ),
         f"  timescaledb.license: {licence or 'none'}"
         f" (the image table says {database.spec.licence})",
         f"  database ready after {database.ready_after_seconds:.1f} s",
