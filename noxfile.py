@@ -4,11 +4,12 @@
 """Test sessions: unit tests, lint, types, integration, the images, the newcomer's
 walkthrough, and the migration matrix by image.
 
-`nox` runs them all (what CI runs, with DEVDB_IMAGE_SOURCE=offline so the
+`nox` runs them all (.ci/run does, with DEVDB_IMAGE_SOURCE=offline so the
 offline-built rows are used; a laptop with a registry gets the official images).
 `nox -s migrations` runs one cell per row of devdb.images.table.IMAGES;
-`nox -s "migrations(pg17-ts2.19)"` runs one; `nox -l --json` lists them for a CI
-matrix. `nox -R ...` reuses the virtualenvs without reinstalling.
+`nox -s "migrations(pg17-ts2.19)"` runs one. `nox -l --json` lists every session,
+and the GitHub workflow makes a job of each from it (scripts/ci_cells.py).
+`nox -R ...` reuses the virtualenvs without reinstalling.
 """
 
 from __future__ import annotations
@@ -28,17 +29,6 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
-LINT_PATHS = (
-    "devdb",
-    "tasks",
-    "tests",
-    "noxfile.py",
-    "benchmarks",
-    "backend/alembic/env.py",
-    "scripts/ci_cells.py",
-)
-
-
 # Test processes for the sessions on real containers (pytest-xdist). Their tests
 # mostly wait on Docker and PostgreSQL, so three beat two on a 2-core machine:
 # tests/integration took 164 s serially, 105 s with -n 3, 87 s with -n 3 keeping
@@ -47,35 +37,33 @@ PARALLEL = ("-n", "3", "--dist", "loadfile")
 # The image contract is one file of a hundred independent tests: spread them.
 PARALLEL_TESTS = ("-n", "3")
 
-# The image's entrypoint (run by every container), onboarding and CI.
-SHELL_SCRIPTS = (
-    "db/image/docker-entrypoint.sh",
-    "db/image/build-timescaledb.sh",
-    "scripts/onboard.sh",
-    "scripts/second-engine.sh",
-    ".ci/run",
-)
+# Tags say which CI job runs a session (scripts/ci_cells.py): "fast" ones need no
+# Docker and share one job; "offline-images" ones run where the offline images are
+# built; any other session gets a job of its own.
+FAST = ["fast"]
 
 
-@nox.session
+@nox.session(tags=FAST)
 def tests(session: nox.Session) -> None:
     """Unit tests: pure functions, no Docker."""
     _install(session)
     session.run("pytest", "tests/unit", *session.posargs)
 
 
-@nox.session
+@nox.session(tags=FAST)
 def lint(session: nox.Session) -> None:
-    """ruff, db.lint (the revisions' SQL), actionlint (CI workflow), shellcheck."""
+    """The pre-commit hooks on every file: ruff, shellcheck, actionlint, db.lint.
+
+    The same hooks a commit runs (.pre-commit-config.yaml), so the two never
+    disagree; `nox -s lint -- ruff-check` runs one.
+    """
     _install(session)
-    session.run("ruff", "check", *LINT_PATHS, *session.posargs)
-    session.run("ruff", "format", "--check", *LINT_PATHS)
-    session.run("invoke", "db.lint")  # the revisions' SQL: squawk + TimescaleDB rules
-    session.run("actionlint", ".github/workflows/migrations.yml")
-    session.run("shellcheck", *SHELL_SCRIPTS)
+    session.run(
+        "pre-commit", "run", "--all-files", "--show-diff-on-failure", *session.posargs
+    )
 
 
-@nox.session
+@nox.session(tags=FAST)
 def typecheck(session: nox.Session) -> None:
     """mypy over the library, the tasks, this file and Alembic's env.py."""
     _install(session)
@@ -93,7 +81,7 @@ def integration(session: nox.Session) -> None:
     session.run("pytest", *PARALLEL, "tests/integration", *session.posargs)
 
 
-@nox.session
+@nox.session(tags=["offline-images"])
 def images(session: nox.Session) -> None:
     """The offline images: the official contract on every TimescaleDB row, labels.
 

@@ -18,7 +18,11 @@
 #   - called as docker-ensure-initdb.sh: initialise if needed, then exit (an init
 #     container); as docker-enforce-initdb.sh: the same, but an existing database
 #     is an error.
-# TimescaleDB is preloaded (when installed) and its telemetry is off.
+# TimescaleDB is preloaded (when installed) and its telemetry is off. As in the
+# official timescale/timescaledb image, a new cluster has the extension in
+# template1, postgres and POSTGRES_DB, and postgresql.conf tuned for the container's
+# memory and CPUs (TS_TUNE_MEMORY, TS_TUNE_NUM_CPUS, TS_TUNE_MAX_CONNS,
+# TS_TUNE_MAX_BG_WORKERS, TS_TUNE_WAL_DISK_SIZE; NO_TS_TUNE leaves it untuned).
 #
 # No `set -u`: init scripts that are sourced run inside this shell, and the official
 # image sources them without it; a script written for that one must work here.
@@ -88,6 +92,18 @@ export PGPORT="${PGPORT:-5432}"
 
 database_exists() { [ -s "$PGDATA/PG_VERSION" ]; }
 
+refuse_a_data_directory_of_another_uid() {
+	# PostgreSQL runs only on a data directory its uid owns; as root, the entrypoint
+	# hands it to postgres, but `--user <uid>` cannot. The usual cause: Docker gives
+	# an empty named volume the owner and mode of the image's directory each time it
+	# is mounted (999, 1777), whoever owned it before.
+	[ "$EUID" != 0 ] && ! database_exists && [ ! -O "$PGDATA" ] || return 0
+	local owner
+	owner="$(stat -c %u "$PGDATA")"
+	fail "$PGDATA belongs to uid $owner, and this container runs as uid $EUID: PostgreSQL needs a data directory of its own" \
+		"mount a volume that uid $EUID owns without Docker's copy (--mount type=volume,src=NAME,dst=${PGDATA},volume-nocopy), bind-mount a directory uid $EUID owns, or set PGDATA to a subdirectory of the volume"
+}
+
 refuse_old_layout() {
 	# PostgreSQL 18 images keep the cluster in a version directory under a volume at
 	# /var/lib/postgresql (docker-library/postgres#1259). A volume still mounted at
@@ -130,6 +146,7 @@ create_directories() {
 
 refuse_old_layout
 create_directories
+refuse_a_data_directory_of_another_uid
 if [ "$EUID" = 0 ]; then
 	exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 fi
@@ -239,6 +256,7 @@ run_initdb() {
 	else
 		"${initdb[@]}" "${args[@]}" >/dev/null
 	fi
+	CLUSTER_MADE_BY_INITDB=1
 }
 
 init_database_directory() {
@@ -295,9 +313,10 @@ database_is_made_by_initdb() {
 # second of a cold start). -j: a statement ends at a semicolon and an empty line,
 # so any quoted name or password fits in one. Fails naming ``what``.
 run_single_user_sql() {
-	local what="$1" sql="$2" output line status=0
+	local what="$1" sql="$2" database="${3:-postgres}" output line status=0
+	# A standalone backend looks its uid's name up, as initdb does (`--user <uid>`).
 	output="$(printf '%s' "$sql" |
-		postgres --single -j -D "$PGDATA" -c listen_addresses='' postgres 2>&1 >/dev/null)" || status=$?
+		with_user_name postgres --single -j -D "$PGDATA" -c listen_addresses='' "$database" 2>&1 >/dev/null)" || status=$?
 	# The backend reports a failed statement on stderr and may still exit 0.
 	if [ "$status" != 0 ] || [[ $output == *ERROR:* ]] || [[ $output == *FATAL:* ]]; then
 		while IFS= read -r line; do
@@ -358,9 +377,37 @@ run_init_files() {
 	pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 }
 
+# --- What the official timescale/timescaledb image adds to a new cluster ----------
+# Its init scripts create the extension in template1, postgres and POSTGRES_DB, then
+# run timescaledb-tune. The cluster copied from the image has the extension in
+# template1 and postgres already (made when the image was built); a cluster initdb
+# made now gets it here, in standalone backends. POSTGRES_DB is created from
+# template1 afterwards, so it has it too.
+create_timescaledb_in_initdb_cluster() {
+	timescaledb_installed && [ -n "${CLUSTER_MADE_BY_INITDB:-}" ] || return 0
+	# The next OID where a server's first start puts it (FirstNormalObjectId): in a
+	# standalone backend the extension's objects would otherwise get OIDs of the
+	# built-in range, and pg_dump would leave them out.
+	pg_resetwal -o 16384 -D "$PGDATA" >/dev/null
+	local database
+	for database in template1 postgres; do
+		run_single_user_sql "create the timescaledb extension in $database" \
+			$'CREATE EXTENSION IF NOT EXISTS timescaledb;\n\n' "$database"
+	done
+}
+
+tune_timescaledb() {
+	# Before the init files, as the official image's tuning is: settings they append
+	# to postgresql.conf come later, and win.
+	timescaledb_installed && [ -z "${NO_TS_TUNE:-}" ] || return 0
+	tune-timescaledb.sh "$PGDATA/postgresql.conf"
+}
+
 initialise() {
 	check_minimum_env
 	init_database_directory
+	create_timescaledb_in_initdb_cluster
+	tune_timescaledb
 	# --auth-local=scram-sha-256 in POSTGRES_INITDB_ARGS: the socket wants a password.
 	export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
 	find_init_files

@@ -125,7 +125,7 @@ def build_offline(
         link_or_copy(rootfs_tar, context / "rootfs.tar")
         merge_layers(compiled, context / "timescaledb.tar")
         shutil.copy2(helper, context / HELPER_NAME)
-        for name in ("Dockerfile", "docker-entrypoint.sh"):
+        for name in ("Dockerfile", "docker-entrypoint.sh", "tune-timescaledb.sh"):
             shutil.copy2(IMAGE_CONTEXT_DIR / name, context / name)
         with progress(f"Building image {spec.offline}") as update:
             docker_build(

@@ -45,7 +45,11 @@ def describe_server(database: ThrowawayDatabase) -> list[str]:
         f"matrix cell {database.spec.id}: image {database.image_ref}",
         f"  SELECT version(): {version}",
         f"  timescaledb extversion: {timescaledb or 'not available'}"
-        + (" (installed by revision 001)" if timescaledb else ""),
+        + (
+            " (what a new database gets, or revision 001 installs)"
+            if timescaledb
+            else ""
+        ),
         f"  timescaledb.license: {licence or 'none'}"
         f" (the image table says {database.spec.licence})",
         f"  database ready after {database.ready_after_seconds:.1f} s",
@@ -67,7 +71,9 @@ def server_licence(settings: Settings) -> str:
         autocommit.execute(text('CREATE DATABASE "describe_licence"'))
     try:
         with connect(settings, database="describe_licence") as connection:
-            connection.execute(text("CREATE EXTENSION timescaledb"))
+            # Created from template1, which has it on the official TimescaleDB
+            # images and the offline ones; on any other, it is created here.
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
             licence = connection.execute(text("SHOW timescaledb.license")).scalar()
     finally:
         with connect(settings, database="postgres") as connection:
