@@ -245,3 +245,35 @@ def downgrade() -> None:
     op.execute("SELECT decompress_chunk(c, true) FROM show_chunks('tick_data') c")
     op.execute("ALTER TABLE tick_data SET (timescaledb.compress = false)")
 '''
+
+
+# --- test databases ----------------------------------------------------------------
+
+
+def server_url(settings: Any, database: str = "postgres", **query: str) -> str:
+    """A libpq URL (password included) of ``database`` on ``settings``' server."""
+    url = settings.url(database).set(drivername="postgresql")
+    if query:
+        url = url.update_query_dict(query)
+    return url.render_as_string(hide_password=False)
+
+
+def run_pytest(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """pytest in its own process, as a backend's suite runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def devdb_summary(output: str) -> str:
+    """The test databases' one-line summary of a pytest run."""
+    lines = [line for line in output.splitlines() if line.startswith("devdb: template")]
+    assert len(lines) == 1, output[-3000:]
+    return lines[0]

@@ -32,7 +32,7 @@ from devdb.containers import readiness
 from devdb.containers.dev import running_dev_container
 from devdb.database import connection_error
 from devdb.database_url import parse_database_url
-from devdb.errors import DevDbError
+from devdb.errors import DevDbError, first_line
 from devdb.images.fetch import ensure_image
 from devdb.images.table import image_spec
 
@@ -179,8 +179,11 @@ def shared_throwaway(settings: Settings, run_uid: str, owner_pid: int) -> TestSe
     spec = image_spec(settings.image)
     name = throwaway_name(run_uid)
     password = run_digest(run_uid, "password")[:32]
-    container = containers.find_container(client, name)
-    if container is None:
+    container = None
+    for attempt in range(3):
+        container = containers.find_container(client, name)
+        if container is not None:
+            break
         image_ref = ensure_image(
             client, spec, settings.image_source, mirror=settings.debian_mirror
         )
@@ -203,10 +206,18 @@ def shared_throwaway(settings: Settings, run_uid: str, owner_pid: int) -> TestSe
                     labels.TESTDB_HOST: socket.gethostname(),
                 },
             )
+            break
         except docker.errors.APIError as error:
-            if error.status_code != 409:
-                raise
-            container = client.containers.get(name)  # another process was first
+            # 409: another process of the run made it a moment ago (look again;
+            # if its start failed, it is gone and this one tries).
+            if error.status_code != 409 or attempt == 2:
+                raise DevDbError(
+                    f"could not start the test server {name}: "
+                    f"{first_line(str(error.explanation or error))}",
+                    "see `docker ps -a` and the engine's log; or make test "
+                    "databases in the dev container: `invoke db.up`",
+                ) from None
+    assert container is not None, "found or started above"
     port = wait_for_port(container, settings.ready_timeout)
     host = settings.engine_address
     readiness.wait_until_ready(
