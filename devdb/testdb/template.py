@@ -135,35 +135,48 @@ def ensure_template(
     )
     name = naming.template_name(fingerprint)
     key = naming.lock_key(name)
-    record = sealed_record(cursor, name, fingerprint)
+    deadline = time.monotonic() + wait_seconds
     built = False
-    if record is not None:
-        advisory_lock(
-            cursor, key, shared=True, wait_seconds=wait_seconds, waiting_for=name
-        )
-        # A remover may have dropped it between the look and the lock.
-        record = sealed_record(cursor, name, fingerprint)
-        if record is None:
-            unlock(cursor, key, shared=True)
-    if record is None:
+    while True:
+        # Shared: granted at once unless a builder holds it exclusively, and then
+        # as soon as the build is done.
         advisory_lock(
             cursor,
             key,
-            shared=False,
-            wait_seconds=wait_seconds,
+            shared=True,
+            wait_seconds=max(0.1, deadline - time.monotonic()),
             waiting_for=f"another test run building the template {name}",
         )
-        try:
-            record = sealed_record(cursor, name, fingerprint)
-            if record is None:
-                record = build(cursor, server, script_location, name, fingerprint)
-                built = True
-            # One session may hold both: the shared one outlives the exclusive.
-            advisory_lock(
-                cursor, key, shared=True, wait_seconds=wait_seconds, waiting_for=name
+        record = sealed_record(cursor, name, fingerprint)
+        if record is not None:
+            break
+        unlock(cursor, key, shared=True)
+        # Missing: whoever gets it exclusively builds it; the others go round.
+        if try_lock(cursor, key):
+            try:
+                record = sealed_record(cursor, name, fingerprint)
+                if record is None:
+                    record = build(cursor, server, script_location, name, fingerprint)
+                    built = True
+                # One session may hold both: the shared one outlives the other.
+                advisory_lock(
+                    cursor,
+                    key,
+                    shared=True,
+                    wait_seconds=wait_seconds,
+                    waiting_for=name,
+                )
+            finally:
+                unlock(cursor, key)
+            break
+        if time.monotonic() > deadline:
+            raise DevDbError(
+                f"waited {wait_seconds:g} s for another test run building the "
+                f"template {name}",
+                "let the other test run finish (or stop it) and run again; "
+                "DEVDB_MIGRATION_LOCK_WAIT sets how long to wait",
             )
-        finally:
-            unlock(cursor, key)
+        time.sleep(0.05)
     return Template(
         name,
         record,
