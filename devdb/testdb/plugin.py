@@ -237,6 +237,7 @@ def record_stats(config: pytest.Config, databases: TestDatabases) -> None:
         config.stash[STATS_KEY].append(stats)
 
 
+@pytest.hookimpl(trylast=True)  # after the session fixtures' teardown
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The run's throwaway server goes, unless a failed test's database is kept."""
     config = session.config
