@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import psycopg2
+import pytest
 from helpers import base_environment, devdb_summary, run_pytest, server_url
 
 from devdb import labels
@@ -115,8 +116,11 @@ def test_a_failed_test_keeps_its_database_and_says_where_without_the_password(
         assert cursor.fetchall() == []
 
 
+@pytest.mark.parametrize(
+    "processes", [("-n", "2"), ("-p", "no:xdist")], ids=["xdist", "one-process"]
+)
 def test_a_throwaway_server_is_shared_by_the_run_and_removed_after_it(
-    tmp_path, docker_client
+    tmp_path, docker_client, processes
 ):
     folder = write_tests(tmp_path)
     env = base_environment()
@@ -129,8 +133,7 @@ def test_a_throwaway_server_is_shared_by_the_run_and_removed_after_it(
     run = run_pytest(
         "--devdb-server",
         "throwaway",
-        "-n",
-        "2",
+        *processes,
         "-k",
         "passes or jobs",
         cwd=folder,
