@@ -163,6 +163,7 @@ def snapshot(settings: Settings, name: str = "", *, force: bool = False) -> Snap
             settings.database,
             target,
             when_busy=lambda: templates.end_sessions(cursor, settings.database),
+            file_copy=True,
         )
         copy_settings(cursor, read_settings(cursor, settings.database), target)
         templates.seal(cursor, target)
@@ -315,7 +316,7 @@ def restore(
         started = time.perf_counter()
         aside = ASIDE_PREFIX + secrets.token_hex(6)
         try:
-            clone(cursor, chosen.database, aside)
+            clone(cursor, chosen.database, aside, file_copy=True)
             copy_settings(cursor, read_settings(cursor, chosen.database), aside)
             swap(connection, settings.database, aside, exists=before is not None)
         except BaseException:

@@ -95,10 +95,13 @@ def clone(
     name: str,
     *,
     when_busy: Callable[[], object] | None = None,
+    file_copy: bool = False,
 ) -> int:
     """CREATE DATABASE ``name`` from ``template``; the tries it took beyond one.
 
     ``when_busy`` runs before each new try (ending the sessions in the way).
+    ``file_copy``: copy the files (STRATEGY FILE_COPY, two checkpoints) rather
+    than WAL-log every block: faster for a database of hundreds of megabytes.
     """
     import psycopg2
 
@@ -109,6 +112,7 @@ def clone(
             cursor.execute(
                 f"CREATE DATABASE {quote_identifier(name)} "
                 f"TEMPLATE {quote_identifier(template)}"
+                + (" STRATEGY FILE_COPY" if file_copy else "")
             )
             return retries
         except psycopg2.errors.ObjectInUse as error:
