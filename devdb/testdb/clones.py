@@ -185,21 +185,29 @@ class TestDatabases:
 
     def create(self, *, jobs: bool = False) -> TestDatabase:
         """A new clone at head; ``jobs``: its TimescaleDB jobs scheduled again."""
+        import psycopg2
+
         name = naming.clone_name(self.owner, next(self.numbers))
         started = time.perf_counter()
+        target = replace(self.server.settings, database=name)
         try:
             self.stats.retries += clone(self.cursor, self.template.name, name)
             copy_settings(self.cursor, self.template.database_settings, name)
+            if jobs and self.template.record.jobs:
+                inside = servers.connect(self.server, name)
+                try:
+                    templates.schedule_jobs(inside.cursor(), self.template.record.jobs)
+                finally:
+                    inside.close()
+        except psycopg2.Error as error:
+            self.stats.failures += 1
+            raise DevDbError(
+                f"could not prepare the test database {name}: {first_line(str(error))}",
+                f"see the server's log ({self.server.description})",
+            ) from None
         except BaseException:
             self.stats.failures += 1
             raise
-        target = replace(self.server.settings, database=name)
-        if jobs and self.template.record.jobs:
-            inside = servers.connect(self.server, name)
-            try:
-                templates.schedule_jobs(inside.cursor(), self.template.record.jobs)
-            finally:
-                inside.close()
         self.stats.clone_seconds.append(time.perf_counter() - started)
         url, async_url = database_urls(target)
         return TestDatabase(
