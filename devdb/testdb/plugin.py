@@ -13,7 +13,7 @@ A clone whose test passed is dropped; one whose test failed is kept, and the
 failure report names it (password hidden) with a way in; the next run removes
 it. Each run ends with one line: template built or reused, clones, time.
 
-Settings (command line, else ini, else environment): ``--devdb-server`` /
+Settings (command line, else environment, else ini): ``--devdb-server`` /
 ``devdb_server`` / DEVDB_TEST_SERVER (auto, dev, throwaway, url);
 ``--devdb-server-url`` / DEVDB_TEST_SERVER_URL (for url);
 ``--devdb-allow-remote`` / ``devdb_allow_remote`` (a server on another machine);
@@ -113,8 +113,13 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 
 
 def setting(config: pytest.Config, option: str, environment: str) -> str:
-    value = config.getoption(option) or config.getini(option)
-    return str(value or os.environ.get(environment, "")).strip()
+    """The command line's value, else the environment's, else the ini file's."""
+    value = (
+        config.getoption(option)
+        or os.environ.get(environment, "").strip()
+        or config.getini(option)
+    )
+    return str(value or "").strip()
 
 
 def open_databases(config: pytest.Config) -> TestDatabases:

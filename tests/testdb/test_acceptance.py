@@ -33,6 +33,9 @@ NOT_COPIED = shutil.ignore_patterns(
     ".mypy_cache", "*.egg-info", "devdb.local.toml", ".cache",
 )  # fmt: skip
 SAMPLE = "tests/testdb/test_sample_backend.py"
+# The copy's pyproject.toml keeps the toolkit's own tests out of the dev container;
+# a backend's suite has no such line: the default, auto, finds the dev container.
+AS_A_BACKEND = ("--devdb-server", "auto")
 A_FEW = [f"{SAMPLE}::test_each_test_writes_and_reads_only_its_own_rows[{n}]" for n in (0, 7, 42, 99, 150, 199)]  # fmt: skip
 NEW_REVISION = '''"""A table the template must now have."""
 
@@ -82,14 +85,14 @@ def test_the_sample_suite_passes_in_parallel_reuses_its_template_and_rebuilds_it
     project_copy,
 ):
     project, env = project_copy
-    first = run_pytest("-n", "3", SAMPLE, cwd=project, env=env)
+    first = run_pytest(*AS_A_BACKEND, "-n", "3", SAMPLE, cwd=project, env=env)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     assert "200 passed" in first.stdout
     built = devdb_summary(first.stdout)
     assert " built in " in built and "on the dev container " in built, built
     assert "200 clones" in built and "0 clone failures" in built, built
 
-    second = run_pytest("-n", "3", *A_FEW, cwd=project, env=env)
+    second = run_pytest(*AS_A_BACKEND, "-n", "3", *A_FEW, cwd=project, env=env)
     assert second.returncode == 0, second.stdout[-4000:]
     reused = devdb_summary(second.stdout)
     assert template_of(reused) == template_of(built)
@@ -100,7 +103,7 @@ def test_the_sample_suite_passes_in_parallel_reuses_its_template_and_rebuilds_it
     (versions / "selftest_rebuilds_the_template.py").write_text(
         NEW_REVISION.format(head=head)
     )
-    third = run_pytest("-n", "3", *A_FEW, cwd=project, env=env)
+    third = run_pytest(*AS_A_BACKEND, "-n", "3", *A_FEW, cwd=project, env=env)
     assert third.returncode == 0, third.stdout[-4000:]
     rebuilt = devdb_summary(third.stdout)
     assert template_of(rebuilt) != template_of(built)
