@@ -1,8 +1,8 @@
 # /// script
 # dependencies = ["nox>=2025.2.9", "rich>=13.7"]
 # ///
-"""Test sessions: unit tests, lint, types, integration, the images, the newcomer's
-walkthrough, and the migration matrix by image.
+"""Test sessions: unit tests, lint, types, integration, test databases, the images,
+the newcomer's walkthrough, and the migration matrix by image.
 
 `nox` runs them all (.ci/run does, with DEVDB_IMAGE_SOURCE=offline so the
 offline-built rows are used; a laptop with a registry gets the official images).
@@ -36,6 +36,8 @@ nox.options.error_on_missing_interpreters = True
 PARALLEL = ("-n", "3", "--dist", "loadfile")
 # The image contract is one file of a hundred independent tests: spread them.
 PARALLEL_TESTS = ("-n", "3")
+# Spread the tests, but keep a group (xdist_group: one dev container) together.
+PARALLEL_GROUPS = ("-n", "3", "--dist", "loadgroup")
 
 # Tags say which CI job runs a session (scripts/ci_cells.py): "fast" ones need no
 # Docker and share one job; "offline-images" ones run where the offline images are
@@ -79,6 +81,17 @@ def integration(session: nox.Session) -> None:
     # Sessions inherit the caller's environment: DEVDB_IMAGE_SOURCE, DOCKER_HOST, ...
     _install(session)
     session.run("pytest", *PARALLEL, "tests/integration", *session.posargs)
+
+
+@nox.session
+def testdb(session: nox.Session) -> None:
+    """Test databases at head (the pytest plugin) and dev snapshots, end to end.
+
+    The sample backend module's 200 tests spread over the processes; a clean copy
+    of the project runs it with its own dev container (built, reused, rebuilt).
+    """
+    _install(session)
+    session.run("pytest", *PARALLEL_GROUPS, "tests/testdb", *session.posargs)
 
 
 @nox.session(tags=["offline-images"])

@@ -18,3 +18,9 @@ ROLE_TEST = "test"
 TIMESCALEDB_LICENSE = f"{NAMESPACE}.timescaledb-license"
 # Every TimescaleDB version an image carries (oldest first), for extension updates.
 TIMESCALEDB_VERSIONS = f"{NAMESPACE}.timescaledb-versions"
+# A test run's shared throwaway server (devdb/testdb): the run it serves, and the
+# process and machine that remove it, so the next run finds and removes the server
+# of a run that crashed.
+TESTDB_RUN = f"{NAMESPACE}.testdb-run"
+TESTDB_PID = f"{NAMESPACE}.testdb-pid"
+TESTDB_HOST = f"{NAMESPACE}.testdb-host"

@@ -301,6 +301,9 @@ def reset(
 ) -> tuple[str, ...]:
     """Drop and re-create the database, then upgrade to head; returns what ran.
 
+    Where the server holds the head template the test databases are cloned from
+    (devdb.testdb), the database is a clone of it instead: nothing to run.
+
     The drop runs from the maintenance database ``postgres``: one cannot drop the
     database one is connected to. ``WITH (FORCE)`` ends the sessions still in it,
     TimescaleDB's background workers included (timescale/timescaledb#4048).
@@ -314,11 +317,15 @@ def reset(
     from sqlalchemy.exc import DBAPIError  # lazy: see devdb.database.connect
 
     name = quote_identifier(settings.database)
+    template = None
     with connect(settings, "postgres") as connection:
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         try:
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+            if migrate:
+                template = from_head_template(settings)
+            if template is None:
+                connection.exec_driver_sql(f"CREATE DATABASE {name}")
         except DBAPIError as error:
             reason = str(getattr(error, "orig", error)).strip().splitlines()
             raise DevDbError(
@@ -328,6 +335,12 @@ def reset(
                 "it); `invoke db.destroy --yes` then `invoke db.up` also starts "
                 "afresh (that deletes the dev data)",
             ) from None
+    if template is not None:
+        note(
+            f"Re-created '{settings.database}' at {settings.safe_url()} from the "
+            f"head template {template} (no migration to run)"
+        )
+        return ()
     note(
         f"Re-created the empty database '{settings.database}' at {settings.safe_url()}"
     )
@@ -336,3 +349,18 @@ def reset(
     applied = tuple(migrations.pending(settings, ()))
     migrations.upgrade(settings, "head")
     return applied
+
+
+def from_head_template(settings: Settings) -> str | None:
+    """The dev database cloned from the test databases' head template, when the
+    server has one (devdb.testdb): milliseconds instead of a migration run.
+
+    A clone that fails is no reason to fail the reset: it migrates instead.
+    """
+    from devdb.testdb.clones import create_from_head_template
+
+    try:
+        return create_from_head_template(settings, settings.database)
+    except DevDbError as error:
+        warn(f"the head template could not be used ({error.message}); migrating")
+        return None

@@ -13,12 +13,20 @@ from tasks import (
     db_lifecycle,
     db_migrations,
     db_schema,
+    db_snapshots,
     doctor,
     image,
 )
 
 db = Collection("db")
-for module in (db_lifecycle, db_migrations, db_schema, db_extension, db_data):
+for module in (
+    db_lifecycle,
+    db_migrations,
+    db_schema,
+    db_extension,
+    db_data,
+    db_snapshots,
+):
     for task in Collection.from_module(module).tasks.values():
         db.add_task(task, default=task.name == "up")
 

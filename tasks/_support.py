@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from invoke import Task
 from invoke.exceptions import Exit
+from invoke.parser import Argument
 
 if TYPE_CHECKING:
     from devdb.settings import Settings
@@ -123,3 +127,60 @@ def guarded_settings(action: str, *, force: bool) -> Settings:
     chosen = settings()
     refuse_non_local(chosen, action, force=force)
     return resolve(chosen)
+
+
+class OptionalPositional(Argument):
+    """A positional argument that may be left out: `invoke db.restore [NAME]`.
+
+    invoke's parser reads "value is None" as "still missing" for two things: a
+    bare word after the task fills a missing positional argument, and a task
+    whose arguments end with one still missing is an error. This argument is
+    missing to the first question only, and never to a word that is a flag
+    (`db.restore --help`). Left out, the task gets None.
+    """
+
+    @property
+    def value(self) -> Any:
+        if self._value is not None:
+            return self._value
+        frame: FrameType | None = sys._getframe(1)
+        for _ in range(8):  # up to the parser's method that asks
+            if frame is None:
+                break
+            asker = frame.f_code.co_name
+            if asker == "see_positional_arg":
+                return None
+            if asker == "handle":
+                return (
+                    None
+                    if not str(frame.f_locals.get("token", "-")).startswith("-")
+                    else ""
+                )
+            if asker == "complete_context":
+                return ""
+            frame = frame.f_back
+        return None
+
+    @value.setter
+    def value(self, arg: str) -> None:
+        self.set_value(arg, cast=True)
+
+
+class OptionalPositionalTask(Task):
+    """A task whose positional arguments may be left out (see OptionalPositional)."""
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        arguments = super().get_arguments(ignore_unknown_help=ignore_unknown_help)
+        return [
+            OptionalPositional(
+                names=argument.names,
+                kind=argument.kind,
+                default=None,
+                help=argument.help,
+                positional=True,
+                attr_name=argument.attr_name,
+            )
+            if argument.positional
+            else argument
+            for argument in arguments
+        ]

@@ -232,3 +232,92 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("ALTER TABLE selftest_exchange_notes DROP COLUMN venue")
 """
+
+
+# --- a revision that uses TimescaleDB for real -----------------------------------
+
+# A fixture revision (never a product one) for the TSL rows and the test databases:
+# a continuous aggregate WITH DATA in an autocommit_block() with its refresh
+# policy, compression with a compression policy, and a retention policy.
+FEATURES_REVISION_ID = "selftest_timescaledb_features"
+FEATURES_REVISION = '''
+"""Candles over ticks as a continuous aggregate; compressed, retained ticks."""
+
+from alembic import op
+
+revision = "{revision}"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(
+        "ALTER TABLE tick_data SET (timescaledb.compress,"
+        " timescaledb.compress_segmentby = 'symbol')"
+    )
+    op.execute("SELECT add_compression_policy('tick_data', INTERVAL '7 days')")
+    op.execute("SELECT add_retention_policy('tick_data', INTERVAL '90 days')")
+    # WITH DATA cannot run inside a transaction block (25001): step out of it.
+    with op.get_context().autocommit_block():
+        op.execute("""
+            CREATE MATERIALIZED VIEW selftest_candles_5m
+            WITH (timescaledb.continuous) AS
+            SELECT time_bucket(INTERVAL '5 minutes', timestamp) AS bucket,
+                   symbol,
+                   first(price, timestamp) AS open,
+                   max(price) AS high,
+                   min(price) AS low,
+                   last(price, timestamp) AS close,
+                   sum(volume) AS volume
+              FROM tick_data
+             GROUP BY bucket, symbol
+            WITH DATA
+        """)
+    op.execute(
+        "SELECT add_continuous_aggregate_policy('selftest_candles_5m',"
+        " start_offset => INTERVAL '1 day', end_offset => INTERVAL '5 minutes',"
+        " schedule_interval => INTERVAL '5 minutes')"
+    )
+
+
+def downgrade() -> None:
+    op.execute("SELECT remove_continuous_aggregate_policy('selftest_candles_5m')")
+    op.execute("DROP MATERIALIZED VIEW selftest_candles_5m")
+    op.execute("SELECT remove_retention_policy('tick_data')")
+    op.execute("SELECT remove_compression_policy('tick_data')")
+    op.execute("SELECT decompress_chunk(c, true) FROM show_chunks('tick_data') c")
+    op.execute("ALTER TABLE tick_data SET (timescaledb.compress = false)")
+'''
+
+
+# --- test databases ----------------------------------------------------------------
+
+
+def server_url(settings: Any, database: str = "postgres", **query: str) -> str:
+    """A libpq URL (password included) of ``database`` on ``settings``' server."""
+    url = settings.url(database).set(drivername="postgresql")
+    if query:
+        url = url.update_query_dict(query)
+    return url.render_as_string(hide_password=False)
+
+
+def run_pytest(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """pytest in its own process, as a backend's suite runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def devdb_summary(output: str) -> str:
+    """The test databases' one-line summary of a pytest run."""
+    lines = [line for line in output.splitlines() if line.startswith("devdb: template")]
+    assert len(lines) == 1, output[-3000:]
+    return lines[0]

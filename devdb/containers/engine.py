@@ -280,10 +280,14 @@ def start_throwaway(
     init_sql_dir: str | None = None,
     address: str = "127.0.0.1",
     background_workers: bool = False,
+    name: str | None = None,
+    extra_labels: dict[str, str] | None = None,
 ) -> Container:
     """A disposable database for tests: random port, tmpfs data, no fsync.
 
-    ``address``: where the port is published (``publish_address``).
+    ``address``: where the port is published (``publish_address``). ``name``: a
+    name other processes find it by (Docker refuses a second container with it:
+    409); ``extra_labels`` say more about who it belongs to.
 
     TimescaleDB's background workers are off unless ``background_workers`` (a test
     of scheduled jobs needs them; they block CREATE DATABASE ... TEMPLATE).
@@ -319,7 +323,11 @@ def start_throwaway(
             "POSTGRES_PASSWORD": password,
             "POSTGRES_DB": database,
         },
-        labels=container_labels(spec, image_ref, image_labels, labels.ROLE_TEST),
+        labels={
+            **container_labels(spec, image_ref, image_labels, labels.ROLE_TEST),
+            **(extra_labels or {}),
+        },
+        name=name,
         ports=port_binding(address, None),
         tmpfs={spec.pgdata: "rw"},
         volumes=volumes,

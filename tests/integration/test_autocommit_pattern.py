@@ -9,7 +9,6 @@ revision written naively (inside the transaction) fails, and db.lint says so fir
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,15 +27,10 @@ PER_CHUNK_INDEX = (
 
 
 @pytest.fixture(scope="module")
-def seeded(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
-    from devdb.containers.throwaway import throwaway_database
-
-    with throwaway_database(
-        reference_spec, client=docker_client, settings=test_settings
-    ) as throwaway:
-        migrations.upgrade(throwaway.settings, "head")
-        seed.seed_database(throwaway.settings, profile="smoke")
-        yield throwaway.settings
+def seeded(devdb_module_database) -> Settings:
+    """A database at head for the module (a clone of the template), seeded."""
+    seed.seed_database(devdb_module_database.settings, profile="smoke")
+    return devdb_module_database.settings
 
 
 def project_with(tmp_path: Path, upgrade_body: str) -> Path:

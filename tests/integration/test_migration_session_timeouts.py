@@ -1,13 +1,13 @@
 """lock_timeout / statement_timeout for migration sessions, on a real server.
 
-One throwaway database for the module; each test adds its own revision to a
-private copy of backend/alembic and runs it through the toolkit's upgrade.
+One database at head for the module (the devdb_module_database fixture); each
+test adds its own revision to a private copy of backend/alembic and runs it
+through the toolkit's upgrade.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,14 +20,9 @@ from devdb.settings import PROJECT_ROOT, Settings
 
 
 @pytest.fixture(scope="module")
-def database(docker_client, test_settings, reference_spec) -> Iterator[Settings]:
-    from devdb.containers.throwaway import throwaway_database
-
-    with throwaway_database(
-        reference_spec, client=docker_client, settings=test_settings
-    ) as throwaway:
-        migrations.upgrade(throwaway.settings, "head")
-        yield throwaway.settings
+def database(devdb_module_database) -> Settings:
+    """A database at head for the module, from the test databases' template."""
+    return devdb_module_database.settings
 
 
 def with_revision(

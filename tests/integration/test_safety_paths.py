@@ -323,6 +323,9 @@ def test_a_non_local_address_needs_force_for_every_destructive_task(
         ("db.redo", "--yes"),
         ("db.reset", "--yes"),
         ("db.stamp", "--revision", "base"),
+        ("db.snapshot", "before-x"),
+        ("db.restore", "before-x", "--yes"),
+        ("db.snapshot", "--drop", "before-x", "--yes"),
     ):
         output = clean_failure(run_invoke(*task, env=env), "not a local database")
         assert server_ip in output and "--force" in output
@@ -349,6 +352,9 @@ def test_non_local_refusal_comes_before_any_connection() -> None:
         ("db.redo", "--yes"),
         ("db.stamp", "--revision", "head"),
         ("db.reset", "--yes"),
+        ("db.snapshot",),
+        ("db.restore", "--yes"),
+        ("db.snapshot", "--drop", "before-x", "--yes"),
     ):
         clean_failure(run_invoke(*task, env=env), "not a local database")
 

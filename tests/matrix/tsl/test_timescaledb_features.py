@@ -13,63 +13,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import create_database, head_revisions
+from helpers import (
+    FEATURES_REVISION,
+    FEATURES_REVISION_ID,
+    create_database,
+    head_revisions,
+)
 
 from devdb.containers.throwaway import ThrowawayDatabase
 from devdb.schema import migrations
 from devdb.schema.dump import dump_schema
 from devdb.schema.roundtrip import alembic_session, round_trip
-
-FIXTURE_REVISION = "selftest_timescaledb_features"
-FEATURES = '''
-"""Candles over ticks as a continuous aggregate; compressed, retained ticks."""
-
-from alembic import op
-
-revision = "{revision}"
-down_revision = "{head}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.execute(
-        "ALTER TABLE tick_data SET (timescaledb.compress,"
-        " timescaledb.compress_segmentby = 'symbol')"
-    )
-    op.execute("SELECT add_compression_policy('tick_data', INTERVAL '7 days')")
-    op.execute("SELECT add_retention_policy('tick_data', INTERVAL '90 days')")
-    # WITH DATA cannot run inside a transaction block (25001): step out of it.
-    with op.get_context().autocommit_block():
-        op.execute("""
-            CREATE MATERIALIZED VIEW selftest_candles_5m
-            WITH (timescaledb.continuous) AS
-            SELECT time_bucket(INTERVAL '5 minutes', timestamp) AS bucket,
-                   symbol,
-                   first(price, timestamp) AS open,
-                   max(price) AS high,
-                   min(price) AS low,
-                   last(price, timestamp) AS close,
-                   sum(volume) AS volume
-              FROM tick_data
-             GROUP BY bucket, symbol
-            WITH DATA
-        """)
-    op.execute(
-        "SELECT add_continuous_aggregate_policy('selftest_candles_5m',"
-        " start_offset => INTERVAL '1 day', end_offset => INTERVAL '5 minutes',"
-        " schedule_interval => INTERVAL '5 minutes')"
-    )
-
-
-def downgrade() -> None:
-    op.execute("SELECT remove_continuous_aggregate_policy('selftest_candles_5m')")
-    op.execute("DROP MATERIALIZED VIEW selftest_candles_5m")
-    op.execute("SELECT remove_retention_policy('tick_data')")
-    op.execute("SELECT remove_compression_policy('tick_data')")
-    op.execute("SELECT decompress_chunk(c, true) FROM show_chunks('tick_data') c")
-    op.execute("ALTER TABLE tick_data SET (timescaledb.compress = false)")
-'''
 
 
 @pytest.fixture
@@ -82,8 +36,8 @@ def features_script(tmp_path: Path, cell: ThrowawayDatabase) -> Path:
         ignore=shutil.ignore_patterns("__pycache__"),
     )
     [head] = head_revisions()
-    (script_location / "versions" / f"{FIXTURE_REVISION}.py").write_text(
-        FEATURES.format(revision=FIXTURE_REVISION, head=head)
+    (script_location / "versions" / f"{FEATURES_REVISION_ID}.py").write_text(
+        FEATURES_REVISION.format(revision=FEATURES_REVISION_ID, head=head)
     )
     return script_location
 
@@ -101,7 +55,7 @@ def test_the_features_revision_upgrades_round_trips_and_dumps_stably(
 
     with alembic_session(settings, features_script) as run:
         # Up, down (the schema at head again), up (the same schema as the first up).
-        round_trip(run, dump, [(FIXTURE_REVISION, head)])
+        round_trip(run, dump, [(FEATURES_REVISION_ID, head)])
 
     first, second = dump(), dump()
     assert first == second
@@ -129,7 +83,7 @@ def test_the_features_revision_offline_sql_steps_out_of_the_transaction(
     config.output_buffer = buffer
     config.attributes["configure_logger"] = False
     [head] = head_revisions()
-    command.upgrade(config, f"{head}:{FIXTURE_REVISION}", sql=True)
+    command.upgrade(config, f"{head}:{FEATURES_REVISION_ID}", sql=True)
     sql = buffer.getvalue()
     view = sql.index("CREATE MATERIALIZED VIEW selftest_candles_5m")
     assert sql.rindex("COMMIT;", 0, view) > sql.rindex("BEGIN;", 0, view)
