@@ -39,6 +39,7 @@ from devdb.images.fetch import ensure_image
 from devdb.locality import Verdict, docker_endpoint, engine_locality
 from devdb.safety import confirm_destructive, refuse_non_local
 from devdb.schema import migrations
+from devdb.schema.journal import record_head_files
 from devdb.schema.revisions import at_head_quickly
 from devdb.team.switch import foreign_error, foreign_revisions_in
 
@@ -336,6 +337,7 @@ def reset(
                 "afresh (that deletes the dev data)",
             ) from None
     if template is not None:
+        record_head_files(settings)  # the journal a migration run would have kept
         note(
             f"Re-created '{settings.database}' at {settings.safe_url()} from the "
             f"head template {template} (no migration to run)"

@@ -26,6 +26,8 @@ from devdb.schema.collisions import RevisionFile
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from devdb.settings import Settings
+
 SCHEMA = "devdb_journal"
 TABLE = f"{SCHEMA}.applied_revisions"
 CREATE = (
@@ -295,3 +297,33 @@ def replace_rows(connection: Connection, rows: list[Applied], forget: set[str]) 
             },
         )
     connection.commit()
+
+
+def record_head_files(settings: Settings) -> None:
+    """Journal a dev database made at head without running the revisions here
+    (a clone of the test databases' head template): it holds these files."""
+    from datetime import UTC, datetime
+
+    from devdb.database import connect
+    from devdb.schema.collisions import check_revision_files, linear_chain
+
+    branch = current_branch(settings.project_root)
+    now = datetime.now(UTC)
+    rows = []
+    for revision_file in linear_chain(
+        check_revision_files(settings.script_location / "versions")
+    ):
+        source = revision_file.path.read_text(encoding="utf-8")
+        rows.append(
+            Applied(
+                revision_file.revision,
+                revision_file.path.name,
+                source_digest(source),
+                source,
+                branch,
+                now,
+                False,
+            )
+        )
+    with connect(settings) as connection:
+        replace_rows(connection, rows, forget=set(read_journal(connection)))
