@@ -322,6 +322,9 @@ def start_throwaway(
             "POSTGRES_USER": user,
             "POSTGRES_PASSWORD": password,
             "POSTGRES_DB": database,
+            # Untuned (see the dev container's): three test processes would each
+            # reserve a quarter of the host's memory as shared buffers.
+            "NO_TS_TUNE": "true",
         },
         labels={
             **container_labels(spec, image_ref, image_labels, labels.ROLE_TEST),
