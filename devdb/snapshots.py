@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from devdb.database import quote_identifier
 from devdb.errors import DevDbError, first_line
-from devdb.locality import Place, Verdict
 from devdb.safety import confirm_destructive, refuse_non_local
 from devdb.testdb import naming
 from devdb.testdb import server as servers
@@ -85,21 +84,8 @@ def open_locked(settings: Settings, action: str, *, force: bool) -> Any:
     try:
         # Decided again from where the connection really went: libpq follows
         # hostaddr, host lists and service files, whatever the host name says.
-        reached = servers.reaches_this_machine(connection)
         refuse_non_local(
-            settings,
-            action,
-            force=force,
-            verdict=Verdict(
-                reached,
-                (
-                    Place(
-                        "the server this connection reached",
-                        reached,
-                        "" if reached else "its socket leads to another machine",
-                    ),
-                ),
-            ),
+            settings, action, force=force, verdict=servers.reached(connection)
         )
         cursor = connection.cursor()
         templates.advisory_lock(

@@ -35,6 +35,7 @@ from devdb.database_url import parse_database_url
 from devdb.errors import DevDbError, first_line
 from devdb.images.fetch import ensure_image
 from devdb.images.table import image_spec
+from devdb.locality import Place, Verdict
 
 if TYPE_CHECKING:
     import docker
@@ -142,6 +143,13 @@ def reaches_this_machine(connection: Any) -> bool:
     if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
         peer = peer.ipv4_mapped
     return peer.is_loopback
+
+
+def reached(connection: Any) -> Verdict:
+    """Where the open connection really went, as the destructive guard asks it."""
+    local = reaches_this_machine(connection)
+    why = "" if local else "its socket leads to another machine"
+    return Verdict(local, (Place("the server this connection reached", local, why),))
 
 
 def refuse_remote(server: TestServer, connection: Any, *, allow_remote: bool) -> None:
