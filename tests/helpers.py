@@ -12,14 +12,21 @@ import contextlib
 import itertools
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import create_engine, text
+
+from devdb import labels
+from devdb.containers import engine as containers
+from devdb.containers import readiness
 from devdb.database import connect, quote_identifier
+from devdb.images import table as images_table
 from devdb.schema import revisions
 from devdb.settings import PROJECT_ROOT
 
@@ -321,3 +328,151 @@ def devdb_summary(output: str) -> str:
     lines = [line for line in output.splitlines() if line.startswith("devdb: template")]
     assert len(lines) == 1, output[-3000:]
     return lines[0]
+
+
+# --- the images' contract (tests/images) ------------------------------------------
+
+TIMESCALEDB_IMAGES = [spec for spec in images_table.IMAGES if spec.timescaledb]
+# A run-to-exit container (--version, a passthrough command, an init container) is
+# done within seconds; the bound only turns a hang into a failure.
+EXIT_TIMEOUT = 120
+
+
+@dataclass
+class Started:
+    container: object
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def settings(self, base):
+        return replace(
+            base,
+            host=base.engine_address,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=self.database,
+            exact_target=True,
+        )
+
+
+class ImageContainers:
+    """Creates labelled containers and volumes for one test; removes them after."""
+
+    def __init__(self, client, test_settings) -> None:
+        self.client = client
+        self.test_settings = test_settings
+        self.containers: list = []
+        self.volumes: list[str] = []
+        # Loopback for a local engine; the engine's host for a remote one.
+        self.address = containers.publish_address(test_settings)
+
+    def volume(self) -> str:
+        name = f"devdb-test-contract-{secrets.token_hex(4)}"
+        self.client.volumes.create(name, labels={labels.PROJECT: labels.PROJECT_NAME})
+        self.volumes.append(name)
+        return name
+
+    def create(self, image_ref: str, **options):
+        options.setdefault("labels", {})
+        options["labels"].update(
+            {labels.PROJECT: labels.PROJECT_NAME, labels.ROLE: labels.ROLE_TEST}
+        )
+        container = self.client.containers.create(image_ref, detach=True, **options)
+        self.containers.append(container)
+        return container
+
+    def run_to_exit(self, image_ref: str, **options) -> tuple[int, str]:
+        """Run a container to its end: (exit code, its output)."""
+        container = self.create(image_ref, **options)
+        container.start()
+        status = container.wait(timeout=EXIT_TIMEOUT)
+        return status["StatusCode"], container.logs().decode("utf-8", "replace")
+
+    def serve(
+        self,
+        image_ref: str,
+        *,
+        db_user: str = "postgres",
+        password: str | None = None,
+        database: str | None = None,
+        container_port: int = 5432,
+        **options,
+    ) -> Started:
+        """Start a server and wait until a query over TCP succeeds."""
+        password = secrets.token_urlsafe(12) if password is None else password
+        environment = {"POSTGRES_PASSWORD": password, **options.pop("environment", {})}
+        container = self.create(
+            image_ref,
+            environment=environment,
+            ports={f"{container_port}/tcp": (self.address, None)},
+            **options,
+        )
+        container.start()
+        return self.ready(
+            container, db_user, password, database or db_user, container_port
+        )
+
+    def ready(
+        self,
+        container,
+        user: str,
+        password: str,
+        database: str,
+        container_port: int = 5432,
+    ) -> Started:
+        container.reload()
+        port = int(
+            container.attrs["NetworkSettings"]["Ports"][f"{container_port}/tcp"][0][
+                "HostPort"
+            ]
+        )
+        readiness.wait_until_ready(
+            container,
+            port=port,
+            user=user,
+            password=password,
+            database=database,
+            timeout=self.test_settings.ready_timeout,
+            host=self.test_settings.engine_address,
+        )
+        return Started(container, port, user, password, database)
+
+    def shell(self, image_ref: str, script: str, **options) -> tuple[int, str]:
+        """A shell command in the image as root: the entrypoint passes it through."""
+        return self.run_to_exit(image_ref, command=["bash", "-c", script], **options)
+
+    def cleanup(self) -> None:
+        for container in self.containers:
+            containers.remove(container)
+        for name in self.volumes:
+            self.client.volumes.get(name).remove(force=True)
+
+
+def query(started: Started, base, sql: str):
+    engine = create_engine(started.settings(base).url())
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(sql))
+            return result.scalar() if result.returns_rows else None
+    finally:
+        engine.dispose()
+
+
+def write(path: Path, content: str | bytes, mode: int = 0o644) -> None:
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    path.chmod(mode)
+
+
+def mount(directory: Path, target: str = "/docker-entrypoint-initdb.d") -> dict:
+    return {str(directory): {"bind": target, "mode": "ro"}}
+
+
+def init_dir_with(directory: Path, sql: str) -> dict:
+    """An init directory with one SQL file: makes the entrypoint use its init server."""
+    write(directory / "init.sql", sql)
+    return mount(directory)

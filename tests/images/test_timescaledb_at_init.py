@@ -3,56 +3,23 @@ images add too: the extension in template1, postgres and POSTGRES_DB, and
 postgresql.conf tuned for the container (TS_TUNE_*, NO_TS_TUNE). And `--user <uid>`
 with PGDATA at the root of a volume that uid owns starts.
 
-The helpers and the `image` fixture (every offline TimescaleDB row) are the image
-contract's.
+The `image`, `docker` and `host_dir` fixtures (tests/images/conftest.py) and the
+container helpers (tests/helpers.py) are the image contract's too.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-import test_image_contract as contract
 from docker.types import Mount
+from helpers import ImageContainers, init_dir_with, query
 from sqlalchemy import create_engine, text
-from test_image_contract import Docker, init_dir_with, query
 
 from devdb import labels
 from devdb.containers import engine as containers
 from devdb.images import table as images
 from devdb.images.fetch import ensure_image
-from devdb.images.table import ImageSpec
-
-
-# The contract's fixtures, for this file's tests.
-@pytest.fixture(params=[spec.id for spec in contract.TIMESCALEDB_IMAGES])
-def image(request, docker_client, test_settings) -> tuple[ImageSpec, str]:
-    spec = images.image_spec(request.param)
-    ref = ensure_image(
-        docker_client, spec, "offline", mirror=test_settings.debian_mirror
-    )
-    return spec, ref
-
-
-@pytest.fixture
-def docker(docker_client, test_settings) -> Iterator[Docker]:
-    helper = Docker(docker_client, test_settings)
-    yield helper
-    helper.cleanup()
-
-
-@pytest.fixture
-def host_dir() -> Iterator[Path]:
-    # Readable by the container's postgres: not pytest's tmp_path (private to root).
-    directory = Path(tempfile.mkdtemp(prefix="devdb-at-init-"))
-    directory.chmod(0o755)
-    yield directory
-    shutil.rmtree(directory)
-
 
 EXTENSION_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
 # initdb's own line and, when tuned, the tuner's: PostgreSQL applies the last.
@@ -67,7 +34,7 @@ SHARED_BUFFERS_LINES = (
 # creates POSTGRES_DB, and the file records what it found there.
 @pytest.mark.parametrize("path", ["copied", "initdb", "init-files"])
 def test_a_new_cluster_has_timescaledb_in_template1_postgres_and_postgres_db(
-    image, docker: Docker, host_dir, test_settings, docker_client, path: str
+    image, docker: ImageContainers, host_dir, test_settings, docker_client, path: str
 ) -> None:
     _, ref = image
     version = docker_client.images.get(ref).labels[labels.TIMESCALEDB_VERSION]
@@ -129,7 +96,7 @@ TUNED = {
 
 
 def test_ts_tune_memory_and_cpus_tune_postgresql_conf(
-    image, docker: Docker, test_settings
+    image, docker: ImageContainers, test_settings
 ) -> None:
     _, ref = image
     started = docker.serve(
@@ -144,7 +111,7 @@ def test_ts_tune_memory_and_cpus_tune_postgresql_conf(
 
 
 def test_no_ts_tune_leaves_postgresql_conf_as_initdb_wrote_it(
-    image, docker: Docker, test_settings
+    image, docker: ImageContainers, test_settings
 ) -> None:
     _, ref = image
     started = docker.serve(
@@ -156,7 +123,7 @@ def test_no_ts_tune_leaves_postgresql_conf_as_initdb_wrote_it(
 
 
 def test_a_size_the_tuner_cannot_read_is_one_error_and_a_tip(
-    image, docker: Docker
+    image, docker: ImageContainers
 ) -> None:
     _, ref = image
     code, output = docker.run_to_exit(
@@ -169,9 +136,9 @@ def test_a_size_the_tuner_cannot_read_is_one_error_and_a_tip(
     assert "TS_TUNE_MEMORY=lots" in errors[0]
 
 
-def owned_volume(docker: Docker, ref: str, uid: str) -> str:
+def owned_volume(docker: ImageContainers, ref: str, uid: str) -> str:
     """A new volume whose root ``uid`` owns (chowned at a path the image lacks, so
-    Docker copies nothing of the image's into it)."""
+    ImageContainers copies nothing of the image's into it)."""
     volume = docker.volume()
     code, output = docker.shell(
         ref, f"chown {uid} /owned", volumes={volume: {"bind": "/owned", "mode": "rw"}}
@@ -181,11 +148,11 @@ def owned_volume(docker: Docker, ref: str, uid: str) -> str:
 
 
 def test_user_1000_with_pgdata_at_the_root_of_a_volume_it_owns_starts(
-    image, docker: Docker, test_settings
+    image, docker: ImageContainers, test_settings
 ) -> None:
     spec, ref = image
     volume = owned_volume(docker, ref, "1000:1000")
-    # volume-nocopy: Docker would otherwise give the empty volume the owner and
+    # volume-nocopy: ImageContainers would otherwise give the empty volume the owner and
     # mode of the image's directory at this path (next test).
     at_pgdata = Mount(target=spec.pgdata, source=volume, type="volume", no_copy=True)
     started = docker.serve(ref, user="1000:1000", mounts=[at_pgdata])
@@ -198,7 +165,7 @@ def test_user_1000_with_pgdata_at_the_root_of_a_volume_it_owns_starts(
 
 
 def test_user_on_a_volume_docker_handed_to_the_image_owner_says_what_to_do(
-    image, docker: Docker
+    image, docker: ImageContainers
 ) -> None:
     spec, ref = image
     volume = owned_volume(docker, ref, "1000:1000")
@@ -221,7 +188,7 @@ PLAIN_ROWS = [spec.id for spec in images.IMAGES if spec.timescaledb is None]
 
 @pytest.mark.parametrize("row", PLAIN_ROWS)
 def test_a_row_without_timescaledb_adds_neither(
-    row: str, docker: Docker, docker_client, test_settings
+    row: str, docker: ImageContainers, docker_client, test_settings
 ) -> None:
     # The official postgres image it stands for creates and tunes nothing.
     spec = images.image_spec(row)
