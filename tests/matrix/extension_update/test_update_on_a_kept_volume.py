@@ -15,18 +15,14 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import text
 
-from devdb import (
-    containers,
-    images,
-    labels,
-    migrations,
-    readiness,
-    revisions,
-    status,
-)
+from devdb import labels, status
+from devdb.containers import engine as containers
+from devdb.containers import readiness
 from devdb.database import connect
 from devdb.extension_update import update_extension
+from devdb.images import table as images
 from devdb.images.fetch import ensure_image
+from devdb.schema import migrations, revisions
 from devdb.schema.dump import dump_diff, dump_schema
 from devdb.settings import Settings
 
