@@ -188,7 +188,10 @@ def shared_throwaway(settings: Settings, run_uid: str, owner_pid: int) -> TestSe
     name = throwaway_name(run_uid)
     password = run_digest(run_uid, "password")[:32]
     container = None
-    for attempt in range(3):
+    # Docker reserves a name before the container can be found by it: a process
+    # that lost the race looks again, a few times, a moment later.
+    deadline = time.monotonic() + 30
+    while True:
         container = containers.find_container(client, name)
         if container is not None:
             break
@@ -218,13 +221,14 @@ def shared_throwaway(settings: Settings, run_uid: str, owner_pid: int) -> TestSe
         except docker.errors.APIError as error:
             # 409: another process of the run made it a moment ago (look again;
             # if its start failed, it is gone and this one tries).
-            if error.status_code != 409 or attempt == 2:
+            if error.status_code != 409 or time.monotonic() > deadline:
                 raise DevDbError(
                     f"could not start the test server {name}: "
                     f"{first_line(str(error.explanation or error))}",
                     "see `docker ps -a` and the engine's log; or make test "
                     "databases in the dev container: `invoke db.up`",
                 ) from None
+            time.sleep(0.2)
     assert container is not None, "found or started above"
     port = wait_for_port(container, settings.ready_timeout)
     host = settings.engine_address
