@@ -9,22 +9,15 @@ and kept per PostgreSQL major and suite: rows that share both share the binary.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devdb import labels
-from devdb.console import progress
-from devdb.images.rootfs import cached_rootfs
-from devdb.images.steps import docker_build, link_or_copy, short_hash
+from devdb.images.steps import short_hash
 from devdb.images.table import OFFLINE_REPOSITORY, ImageSpec
 from devdb.images.timescaledb import (
-    BUILDER_PRUNED_GLOBS,
     IMAGE_CONTEXT_DIR,
     builder_packages,
-    copy_out_of_image,
-    remove_image,
+    compile_in_builder,
 )
 
 if TYPE_CHECKING:
@@ -50,37 +43,19 @@ def compiled_cluster_identity(
     )
     if target.is_file():
         return target
-    builder_tar, _ = cached_rootfs(
-        debootstrap,
-        cache,
-        role="builder",
-        suite=spec.suite,
-        packages=packages,
+    compile_in_builder(
+        client,
+        spec,
+        cache=cache,
+        debootstrap=debootstrap,
         mirror=mirror,
-        pruned_globs=BUILDER_PRUNED_GLOBS,
+        inputs={source.name: source, "Dockerfile": dockerfile},
+        buildargs={"PG_MAJOR": str(spec.postgres_major)},
+        tag=f"{OFFLINE_REPOSITORY}-builder:pg{spec.postgres_major}-{HELPER_NAME}",
+        artifact=f"/{HELPER_NAME}",
+        target=target,
+        title=f"Compiling {HELPER_NAME} for PostgreSQL {spec.postgres_major} "
+        f"(Debian {spec.suite})",
     )
-    tag = f"{OFFLINE_REPOSITORY}-builder:pg{spec.postgres_major}-{HELPER_NAME}"
-    with tempfile.TemporaryDirectory(prefix="devdb-helper-", dir="/var/tmp") as work:
-        context = Path(work)
-        link_or_copy(builder_tar, context / "builder-rootfs.tar")
-        shutil.copy2(source, context / source.name)
-        shutil.copy2(dockerfile, context / "Dockerfile")
-        with progress(
-            f"Compiling {HELPER_NAME} for PostgreSQL {spec.postgres_major} "
-            f"(Debian {spec.suite})"
-        ) as update:
-            docker_build(
-                client,
-                context,
-                tag=tag,
-                buildargs={"PG_MAJOR": str(spec.postgres_major)},
-                image_labels={labels.PROJECT: labels.PROJECT_NAME},
-                update=update,
-            )
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            copy_out_of_image(client, tag, f"/{HELPER_NAME}", target)
-        finally:
-            remove_image(client, tag)
     target.chmod(0o755)
     return target

@@ -82,46 +82,85 @@ def compiled_timescaledb(
     )
     if target.is_file():
         return target
+    compile_in_builder(
+        client,
+        spec,
+        cache=cache,
+        debootstrap=debootstrap,
+        mirror=mirror,
+        inputs={
+            "timescaledb-source": archive.path,
+            "patches": IMAGE_CONTEXT_DIR / "patches",
+            "build-timescaledb.sh": script,
+            "Dockerfile": IMAGE_CONTEXT_DIR / "Dockerfile.builder",
+        },
+        buildargs={
+            "PG_MAJOR": str(spec.postgres_major),
+            "TIMESCALEDB_VERSION": archive.version,
+        },
+        tag=f"{OFFLINE_REPOSITORY}-builder:pg{spec.postgres_major}-{archive.version}",
+        artifact="/timescaledb-build.tar",
+        target=target,
+        title=f"Compiling TimescaleDB {archive.version} for PostgreSQL "
+        f"{spec.postgres_major} (Debian {spec.suite})",
+    )
+    return target
+
+
+def compile_in_builder(
+    client: docker.DockerClient,
+    spec: ImageSpec,
+    *,
+    cache: Path,
+    debootstrap: str,
+    mirror: str,
+    inputs: dict[str, Path],
+    buildargs: dict[str, str],
+    tag: str,
+    artifact: str,
+    target: Path,
+    title: str,
+) -> None:
+    """Build ``inputs`` on the builder root filesystem of ``spec``'s PostgreSQL and
+    suite, and keep one file of the result (``artifact``) at ``target``.
+
+    ``inputs`` names each file or folder of the build context (a ``Dockerfile``
+    among them); the builder's own root filesystem is added as
+    ``builder-rootfs.tar``, the base every builder Dockerfile starts from.
+    """
     builder_tar, _ = cached_rootfs(
         debootstrap,
         cache,
         role="builder",
         suite=spec.suite,
-        packages=packages,
+        packages=builder_packages(spec.postgres_major),
         mirror=mirror,
         pruned_globs=BUILDER_PRUNED_GLOBS,
     )
-    tag = f"{OFFLINE_REPOSITORY}-builder:pg{spec.postgres_major}-{archive.version}"
     with tempfile.TemporaryDirectory(prefix="devdb-builder-", dir="/var/tmp") as work:
         context = Path(work)
         link_or_copy(builder_tar, context / "builder-rootfs.tar")
-        shutil.copy2(archive.path, context / "timescaledb-source")
-        shutil.copytree(IMAGE_CONTEXT_DIR / "patches", context / "patches")
-        shutil.copy2(script, context / "build-timescaledb.sh")
-        shutil.copy2(IMAGE_CONTEXT_DIR / "Dockerfile.builder", context / "Dockerfile")
-        with progress(
-            f"Compiling TimescaleDB {archive.version} for PostgreSQL "
-            f"{spec.postgres_major} (Debian {spec.suite})"
-        ) as update:
+        for name, source in inputs.items():
+            if source.is_dir():
+                shutil.copytree(source, context / name)
+            else:
+                shutil.copy2(source, context / name)
+        with progress(title) as update:
             docker_build(
                 client,
                 context,
                 tag=tag,
-                buildargs={
-                    "PG_MAJOR": str(spec.postgres_major),
-                    "TIMESCALEDB_VERSION": archive.version,
-                },
+                buildargs=buildargs,
                 image_labels={labels.PROJECT: labels.PROJECT_NAME},
                 update=update,
             )
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            copy_out_of_image(client, tag, "/timescaledb-build.tar", target)
+            copy_out_of_image(client, tag, artifact, target)
         finally:
-            # The builder image is big and holds a compiler; the tarball is all
+            # The builder image is big and holds a compiler; the one file is all
             # that is kept.
             remove_image(client, tag)
-    return target
 
 
 def copy_out_of_image(
