@@ -58,6 +58,29 @@ def first_revision() -> str:
     return revision_ids()[0]
 
 
+def revision_source(
+    revision: str,
+    down_revision: str,
+    *,
+    doc: str,
+    upgrade: list[str],
+    downgrade: list[str],
+) -> str:
+    """A raw-SQL revision file's text: one ``op.execute`` per statement, as the
+    project's template writes them."""
+
+    def body(sql: list[str]) -> str:
+        return "\n".join(f'    op.execute("""{statement}""")' for statement in sql)
+
+    return (
+        f'"""{doc}"""\n\nfrom alembic import op\n\n'
+        f'revision = "{revision}"\ndown_revision = "{down_revision}"\n'
+        "branch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade() -> None:\n{body(upgrade)}\n\n\n"
+        f"def downgrade() -> None:\n{body(downgrade)}\n"
+    )
+
+
 MANIFEST_DIMENSION = re.compile(
     r"^-- hypertable public\.(?P<table>\w+).*\n--   dimension 1: (?P<column>\w+) ",
     re.MULTILINE,

@@ -20,6 +20,7 @@ from helpers import (
     create_database,
     head_revisions,
     ok,
+    revision_source,
     run_invoke,
 )
 
@@ -27,24 +28,6 @@ from devdb.database import connect
 from devdb.settings import PROJECT_ROOT, Settings
 
 [HEAD] = head_revisions()
-
-REVISION = '''"""{doc}"""
-
-from alembic import op
-
-revision = "{rev}"
-down_revision = "{down}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-{up}
-
-
-def downgrade() -> None:
-{down_sql}
-'''
 
 # id -> (upgrade statements, downgrade statements), each one op.execute.
 SELFTEST_REVISIONS = {
@@ -76,10 +59,6 @@ SELFTEST_REVISIONS = {
 CANDLES = 500
 
 
-def statements(sql: list[str]) -> str:
-    return "\n".join(f'    op.execute("""{statement}""")' for statement in sql)
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the project with the self-test revisions on today's head."""
@@ -94,12 +73,8 @@ def project(tmp_path: Path) -> Path:
     down = HEAD
     for rev, (up, down_sql) in SELFTEST_REVISIONS.items():
         (versions / f"{rev}.py").write_text(
-            REVISION.format(
-                doc=f"Self-test {rev}.",
-                rev=rev,
-                down=down,
-                up=statements(up),
-                down_sql=statements(down_sql),
+            revision_source(
+                rev, down, doc=f"Self-test {rev}.", upgrade=up, downgrade=down_sql
             )
         )
         down = rev

@@ -24,6 +24,7 @@ from helpers import (
     head_revisions,
     ok,
     revision_ids,
+    revision_source,
     run_invoke,
 )
 
@@ -209,25 +210,6 @@ def test_reset_without_yes_names_the_rows_it_would_delete(database: Settings) ->
     assert query(database, "SELECT count(*) FROM tick_data") == [(1,)]
 
 
-REVISION = '''"""{doc}"""
-
-from alembic import op
-
-revision = "{rev}"
-down_revision = "{down}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.execute("{up}")
-
-
-def downgrade() -> None:
-    op.execute("{down_sql}")
-'''
-
-
 @pytest.fixture
 def three_revisions(tmp_path: Path, database: Settings) -> Settings:
     """A copy of the revisions plus two on today's head: a table, then an index only.
@@ -238,21 +220,21 @@ def three_revisions(tmp_path: Path, database: Settings) -> Settings:
     shutil.copytree(PROJECT_ROOT / "backend", backend)
     versions = backend / "alembic" / "versions"
     (versions / "selftest_trades.py").write_text(
-        REVISION.format(
+        revision_source(
+            "selftest_trades",
+            HEAD,
             doc="Add trades.",
-            rev="selftest_trades",
-            down=HEAD,
-            up="CREATE TABLE selftest_trades (id int)",
-            down_sql="DROP TABLE selftest_trades",
+            upgrade=["CREATE TABLE selftest_trades (id int)"],
+            downgrade=["DROP TABLE selftest_trades"],
         )
     )
     (versions / "selftest_index.py").write_text(
-        REVISION.format(
+        revision_source(
+            "selftest_index",
+            "selftest_trades",
             doc="Index tick prices.",
-            rev="selftest_index",
-            down="selftest_trades",
-            up="CREATE INDEX idx_selftest_price ON tick_data (price)",
-            down_sql="DROP INDEX idx_selftest_price",
+            upgrade=["CREATE INDEX idx_selftest_price ON tick_data (price)"],
+            downgrade=["DROP INDEX idx_selftest_price"],
         )
     )
     return replace(database, project_root=tmp_path)
@@ -601,8 +583,8 @@ def test_an_unwritable_schema_dump_says_the_migration_succeeded(
 def add_revision(project: Path, rev: str, down: str, up: str, down_sql: str) -> None:
     versions = project / "backend" / "alembic" / "versions"
     (versions / f"{rev}_test.py").write_text(
-        REVISION.format(
-            doc=f"Test {rev}.", rev=rev, down=down, up=up, down_sql=down_sql
+        revision_source(
+            rev, down, doc=f"Test {rev}.", upgrade=[up], downgrade=[down_sql]
         )
     )
 

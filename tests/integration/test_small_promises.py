@@ -18,30 +18,13 @@ from helpers import (
     head_revisions,
     ok,
     remove_container_and_volume,
+    revision_source,
     run_invoke,
 )
 
 from devdb.settings import PROJECT_ROOT, Settings
 
 [HEAD] = head_revisions()
-
-UNRELEASED = '''"""Self-test: an unreleased revision."""
-
-from alembic import op
-
-revision = "selftest_unreleased"
-down_revision = "{head}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.execute("""CREATE TABLE selftest_unreleased (id int)""")
-
-
-def downgrade() -> None:
-    op.execute("""DROP TABLE selftest_unreleased""")
-'''
 
 
 def git(project: Path, *args: str) -> str:
@@ -85,7 +68,15 @@ def project(tmp_path: Path) -> Path:
 
 def add_unreleased(project: Path) -> Path:
     path = project / "backend" / "alembic" / "versions" / "selftest_unreleased.py"
-    path.write_text(UNRELEASED.format(head=HEAD))
+    path.write_text(
+        revision_source(
+            "selftest_unreleased",
+            HEAD,
+            doc="Self-test: an unreleased revision.",
+            upgrade=["CREATE TABLE selftest_unreleased (id int)"],
+            downgrade=["DROP TABLE selftest_unreleased"],
+        )
+    )
     return path
 
 
