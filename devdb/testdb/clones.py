@@ -10,9 +10,11 @@ what it left, except a failed test's database kept by a run still going.
 A clone is ``CREATE DATABASE ... TEMPLATE`` with PostgreSQL's default strategy
 (WAL_LOG: the template's blocks through the WAL, no checkpoint; FILE_COPY was
 slower in the dev container, measured here). CREATE DATABASE always commits
-synchronously, whatever ``synchronous_commit`` says, so on a server that fsyncs
-(the dev container) a clone costs a flush of the template's WAL (about 200 ms on
-this machine's disk), and on a throwaway (tmpfs, fsync off) about 15 ms. What
+synchronously, whatever ``synchronous_commit`` says, and DROP DATABASE forces a
+checkpoint that writes the clones' dirty pages: on a server that fsyncs (the dev
+container) a test's clone and drop cost 60 to 290 ms on this machine's disk
+(dropping at the end only moves that cost into one long checkpoint), and on a
+throwaway (tmpfs, fsync off) about 15 ms. What
 CREATE DATABASE does not copy (per-database settings) is set on each clone;
 TimescaleDB jobs stay off unless the test asks for them.
 """
