@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -56,6 +57,19 @@ def head_revisions() -> tuple[str, ...]:
 
 def first_revision() -> str:
     return revision_ids()[0]
+
+
+def copy_project(target: Path) -> Path:
+    """The project's code, revisions and settings copied to ``target`` (a test
+    changes the copy's revisions; the checkout's stay as they are)."""
+    for part in ("tasks", "devdb", "backend", "db"):
+        shutil.copytree(
+            PROJECT_ROOT / part,
+            target / part,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    shutil.copy(PROJECT_ROOT / "devdb.toml", target / "devdb.toml")
+    return target
 
 
 def revision_source(

@@ -9,7 +9,6 @@ the guard must name each with its row count before its downgrade drops it.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from helpers import (
     assert_clean_failure,
     base_environment,
+    copy_project,
     create_database,
     head_revisions,
     ok,
@@ -25,7 +25,7 @@ from helpers import (
 )
 
 from devdb.database import connect
-from devdb.settings import PROJECT_ROOT, Settings
+from devdb.settings import Settings
 
 [HEAD] = head_revisions()
 
@@ -62,13 +62,7 @@ CANDLES = 500
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the project with the self-test revisions on today's head."""
-    for part in ("tasks", "devdb", "backend", "db"):
-        shutil.copytree(
-            PROJECT_ROOT / part,
-            tmp_path / part,
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-    shutil.copy(PROJECT_ROOT / "devdb.toml", tmp_path / "devdb.toml")
+    copy_project(tmp_path)
     versions = tmp_path / "backend" / "alembic" / "versions"
     down = HEAD
     for rev, (up, down_sql) in SELFTEST_REVISIONS.items():

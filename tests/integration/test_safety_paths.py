@@ -20,6 +20,7 @@ import pytest
 from helpers import (
     assert_clean_failure,
     base_environment,
+    copy_project,
     first_revision,
     head_revisions,
     ok,
@@ -410,14 +411,7 @@ def test_an_unencoded_at_in_the_password_is_refused_and_never_printed(
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A copy of the project's code and revisions: the real versions/ stays as is."""
-    for part in ("tasks", "devdb", "backend", "db"):
-        shutil.copytree(
-            PROJECT_ROOT / part,
-            tmp_path / part,
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-    shutil.copy(PROJECT_ROOT / "devdb.toml", tmp_path / "devdb.toml")
-    return tmp_path
+    return copy_project(tmp_path)
 
 
 def test_a_revision_message_cannot_inject_code(project_copy: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 from helpers import (
     assert_clean_failure,
     base_environment,
+    copy_project,
     head_revisions,
     ok,
     remove_container_and_volume,
@@ -38,13 +39,7 @@ def project(tmp_path: Path) -> Path:
     """A copy of the project in a repository of its own, released on main, with a
     remote whose main is ahead (a teammate released more since the last fetch)."""
     project = tmp_path / "project"
-    for part in ("tasks", "devdb", "backend", "db"):
-        shutil.copytree(
-            PROJECT_ROOT / part,
-            project / part,
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-    shutil.copy(PROJECT_ROOT / "devdb.toml", project / "devdb.toml")
+    copy_project(project)
     git(project, "init", "-q", "-b", "main")
     git(project, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
     git(
